@@ -1,0 +1,70 @@
+//! `/containers/{id}`: start (POST), inspect (GET), update (PATCH), delete (DELETE).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use hyper::StatusCode;
+use serde_json::json;
+
+use super::types::{Container, StartContainer, UpdateContainer};
+use super::{blocking, parse_json, Ctx, Reply};
+use crate::error::ApiError;
+
+pub async fn start(ctx: Arc<Ctx>, id: String, body: Bytes) -> Result<Reply, ApiError> {
+    let req: StartContainer = parse_json(&body)?;
+    runtime::id::validate_id("container id", &id)?;
+    let bundle = req
+        .bundle_path
+        .filter(|b| !b.is_empty())
+        .ok_or_else(|| ApiError::bad_request("bundlePath is required"))?;
+    let opts = runtime::CreateOptions {
+        bundle: PathBuf::from(bundle),
+        stdout: req.stdout.filter(|s| !s.is_empty()).map(PathBuf::from),
+        stderr: req.stderr.filter(|s| !s.is_empty()).map(PathBuf::from),
+        checkpoint: req.checkpoint.filter(|s| !s.is_empty()),
+    };
+    let _slot = ctx
+        .spawn_slots
+        .acquire()
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let rt = ctx.runtime.clone();
+    let rec = blocking(move || rt.create(&id, opts).map_err(ApiError::from)).await?;
+    Reply::json(
+        StatusCode::CREATED,
+        &json!({"id": rec.id, "pid": rec.pid, "status": rec.status.as_str()}),
+    )
+}
+
+pub fn get(ctx: &Ctx, id: &str) -> Result<Reply, ApiError> {
+    runtime::id::validate_id("container id", id)?;
+    let rec = ctx.runtime.get(id)?;
+    Reply::json(StatusCode::OK, &Container::from(&rec))
+}
+
+pub async fn update(ctx: Arc<Ctx>, id: String, body: Bytes) -> Result<Reply, ApiError> {
+    let req: UpdateContainer = parse_json(&body)?;
+    runtime::id::validate_id("container id", &id)?;
+    let rt = ctx.runtime.clone();
+    let rec = match (req.status.as_deref(), req.signal) {
+        (Some(_), Some(_)) => return Err(ApiError::bad_request("give either status or signal, not both")),
+        (Some("paused"), None) => blocking(move || rt.pause(&id).map_err(ApiError::from)).await?,
+        (Some("running"), None) => blocking(move || rt.resume(&id).map_err(ApiError::from)).await?,
+        (Some(other), None) => {
+            return Err(ApiError::bad_request(format!(
+                "status {other:?} is not valid: use \"paused\" or \"running\""
+            )))
+        }
+        (None, Some(sig)) => rt.signal(&id, sig)?,
+        (None, None) => return Err(ApiError::bad_request("nothing to update: give status or signal")),
+    };
+    Reply::json(StatusCode::OK, &Container::from(&rec))
+}
+
+pub async fn delete(ctx: Arc<Ctx>, id: String, force: bool) -> Result<Reply, ApiError> {
+    runtime::id::validate_id("container id", &id)?;
+    let rt = ctx.runtime.clone();
+    blocking(move || rt.delete(&id, force).map_err(ApiError::from)).await?;
+    Ok(Reply::empty(StatusCode::NO_CONTENT))
+}

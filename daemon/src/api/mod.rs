@@ -1,0 +1,64 @@
+//! One module per resource: each parses its request into typed runtime calls.
+
+pub mod containers;
+pub mod process;
+pub mod state;
+pub mod types;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use hyper::StatusCode;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tokio::sync::Semaphore;
+
+use crate::error::ApiError;
+
+/// What every handler may use.
+pub struct Ctx {
+    pub runtime: Arc<runtime::Runtime>,
+    pub machine_id: String,
+    /// Bounds concurrent creates and execs to what the machine can use.
+    pub spawn_slots: Semaphore,
+}
+
+/// A handler's answer: a status and a JSON body (or none).
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Option<Vec<u8>>,
+}
+
+impl Reply {
+    pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Result<Reply, ApiError> {
+        let body = serde_json::to_vec(value).map_err(|e| ApiError::internal(format!("encoding answer: {e}")))?;
+        Ok(Reply {
+            status,
+            body: Some(body),
+        })
+    }
+    pub fn empty(status: StatusCode) -> Reply {
+        Reply { status, body: None }
+    }
+}
+
+/// Parses a JSON body (whatever the Content-Type: `curl -d` sends form type).
+pub fn parse_json<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+    if body.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(ApiError::bad_request(
+            "request body is empty; a JSON object is expected",
+        ));
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
+}
+
+/// Runs blocking engine work off the async threads.
+pub async fn blocking<T, F>(f: F) -> Result<T, ApiError>
+where
+    F: FnOnce() -> Result<T, ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal(format!("worker task failed: {e}")))?
+}

@@ -1,0 +1,150 @@
+//! ctrd: a container runtime daemon. Containers are created in-process through libcontainer (from
+//! a fork server forked before any thread exists), one reaper thread collects every exit, and a
+//! REST API is served by hyper on a unix socket (and loopback TCP when asked).
+
+mod api;
+mod error;
+mod listen;
+mod router;
+mod server;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Parser;
+use tokio::sync::Semaphore;
+
+use listen::Bound;
+
+#[derive(Debug, Parser)]
+#[command(name = "ctrd", version, about = "container runtime daemon")]
+struct Args {
+    /// Hot state: container records, logs, libcontainer state.
+    #[arg(long, default_value = "/run/ctrd")]
+    state_dir: PathBuf,
+    /// Durable data (checkpoints).
+    #[arg(long, default_value = "/var/lib/ctrd")]
+    root: PathBuf,
+    /// Where to serve the API: unix:///PATH or tcp://HOST:PORT (repeatable).
+    #[arg(long = "listen")]
+    listen: Vec<String>,
+    /// Allow a TCP listener on a non-loopback address.
+    #[arg(long)]
+    insecure_tcp: bool,
+    /// This machine's id in /state (default: the hostname).
+    #[arg(long)]
+    id: Option<String>,
+    /// How many container creates/execs run at once (default: 4 per CPU).
+    #[arg(long)]
+    concurrency: Option<usize>,
+    /// Debug logging.
+    #[arg(long)]
+    debug: bool,
+}
+
+fn main() {
+    let args = Args::parse();
+    let default_level = if args.debug { "debug" } else { "info" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CTRD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    if let Err(e) = run(args) {
+        tracing::error!("{e}");
+        eprintln!("ctrd: {e}");
+        std::process::exit(1);
+    }
+    std::process::exit(0);
+}
+
+fn run(args: Args) -> Result<(), String> {
+    let listen = if args.listen.is_empty() {
+        vec!["unix:///run/ctrd/ctrd.sock".to_owned()]
+    } else {
+        args.listen.clone()
+    };
+    let listeners: Vec<listen::Listen> = listen
+        .iter()
+        .map(|l| listen::parse(l, args.insecure_tcp))
+        .collect::<Result<_, _>>()?;
+
+    // The fork server must be forked while this process has a single thread.
+    let spawner = runtime::Spawner::start().map_err(|e| format!("starting the fork server: {e}"))?;
+    let bound: Vec<Bound> = listeners.iter().map(listen::bind).collect::<Result<_, _>>()?;
+
+    let cfg = runtime::Config {
+        state_dir: args.state_dir.clone(),
+        root_dir: args.root.clone(),
+    };
+    let rt = runtime::Runtime::new(cfg, spawner).map_err(|e| format!("starting the runtime: {e}"))?;
+    let cpus = runtime::Runtime::machine().cpus;
+    let machine_id = args.id.clone().unwrap_or_else(|| {
+        nix::unistd::gethostname()
+            .map(|h| h.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| "ctrd".into())
+    });
+    let ctx = Arc::new(api::Ctx {
+        runtime: rt,
+        machine_id,
+        spawn_slots: Semaphore::new(args.concurrency.unwrap_or(cpus * 4).max(1)),
+    });
+
+    let tokio_rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("ctrd-io")
+        .build()
+        .map_err(|e| format!("starting tokio: {e}"))?;
+    tokio_rt.block_on(serve(ctx, bound, listen))
+}
+
+async fn serve(ctx: Arc<api::Ctx>, bound: Vec<Bound>, names: Vec<String>) -> Result<(), String> {
+    for (b, name) in bound.into_iter().zip(names) {
+        let ctx = ctx.clone();
+        match b {
+            Bound::Unix(l) => {
+                let l = tokio::net::UnixListener::from_std(l).map_err(|e| e.to_string())?;
+                tokio::spawn(async move {
+                    loop {
+                        match l.accept().await {
+                            Ok((s, _)) => server::serve_connection(ctx.clone(), s),
+                            Err(e) => {
+                                tracing::warn!("accept on {name}: {e}");
+                                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                            }
+                        }
+                    }
+                });
+            }
+            Bound::Tcp(l) => {
+                let l = tokio::net::TcpListener::from_std(l).map_err(|e| e.to_string())?;
+                tokio::spawn(async move {
+                    loop {
+                        match l.accept().await {
+                            Ok((s, _)) => {
+                                let _ = s.set_nodelay(true);
+                                server::serve_connection(ctx.clone(), s)
+                            }
+                            Err(e) => {
+                                tracing::warn!("accept on {name}: {e}");
+                                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                            }
+                        }
+                    }
+                });
+            }
+        }
+        tracing::info!("serving the API");
+    }
+    let mut term =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(|e| e.to_string())?;
+    let mut int =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).map_err(|e| e.to_string())?;
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: stopping; containers keep running"),
+        _ = int.recv() => tracing::info!("SIGINT: stopping; containers keep running"),
+    }
+    // Every change was written to disk before its request was answered: nothing to flush.
+    Ok(())
+}

@@ -1,0 +1,180 @@
+//! Create + start: `POST /containers/{id}`.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::events::Event;
+use crate::id::validate_id;
+use crate::spawner::{CreateRequest, Request};
+use crate::store::{ContainerRecord, Status};
+use crate::supervisor::{Entry, Owner, Runtime, SECCOMP_FILE};
+use crate::{bundle, cgroups};
+
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    pub bundle: PathBuf,
+    pub stdout: Option<PathBuf>,
+    pub stderr: Option<PathBuf>,
+    /// Restore from this checkpoint instead of a fresh start.
+    pub checkpoint: Option<String>,
+}
+
+fn check_output_path(field: &str, p: &Option<PathBuf>) -> Result<()> {
+    if let Some(p) = p {
+        if !p.is_absolute() {
+            return Err(Error::invalid(format!("{field} {p:?} must be an absolute path")));
+        }
+        match p.parent() {
+            Some(dir) if dir.is_dir() => {}
+            _ => return Err(Error::invalid(format!("{field} {p:?}: its directory does not exist"))),
+        }
+        if p.is_dir() {
+            return Err(Error::invalid(format!("{field} {p:?} is a directory")));
+        }
+    }
+    Ok(())
+}
+
+impl Runtime {
+    /// Creates and starts a container. A failure leaves nothing behind.
+    pub fn create(&self, id: &str, opts: CreateOptions) -> Result<ContainerRecord> {
+        validate_id("container id", id)?;
+        if opts.checkpoint.is_some() {
+            return Err(Error::new(
+                ErrorKind::NotImplemented,
+                "restoring from a checkpoint is not available yet in this ctrd",
+            ));
+        }
+        check_output_path("stdout", &opts.stdout)?;
+        check_output_path("stderr", &opts.stderr)?;
+        let bundle = bundle::load(id, &opts.bundle)?;
+
+        // Reserve the id (a stopped container of that id is replaced).
+        let replaced = {
+            let mut inner = self.lock();
+            let old = match inner.containers.get(id) {
+                Some(e) if e.creating || e.busy => {
+                    return Err(Error::conflict(format!("container {id} is being created or changed")))
+                }
+                Some(e) if e.rec.status != Status::Stopped => {
+                    return Err(Error::conflict(format!(
+                        "container {id} already exists and is {}",
+                        e.rec.status.as_str()
+                    )))
+                }
+                Some(_) => inner.containers.remove(id).map(|e| e.rec),
+                None => None,
+            };
+            let placeholder = ContainerRecord {
+                id: id.to_owned(),
+                bundle_path: opts.bundle.clone(),
+                status: Status::Stopped,
+                pid: 0,
+                start_time: 0,
+                exit_status: None,
+                created_at: String::new(),
+                cgroups_path: bundle.cgroups_path.clone(),
+                processes: Vec::new(),
+            };
+            inner.containers.insert(
+                id.to_owned(),
+                Entry {
+                    rec: placeholder,
+                    creating: true,
+                    busy: false,
+                    seccomp: None,
+                },
+            );
+            old
+        };
+        if let Some(old) = replaced {
+            self.remove_resources(&old.id, &old.cgroups_path);
+        }
+
+        match self.create_reserved(id, &opts, &bundle) {
+            Ok(rec) => Ok(rec),
+            Err(e) => {
+                self.remove_resources(id, &bundle.cgroups_path);
+                self.lock().containers.remove(id);
+                Err(e)
+            }
+        }
+    }
+
+    fn create_reserved(&self, id: &str, opts: &CreateOptions, bundle: &bundle::Bundle) -> Result<ContainerRecord> {
+        let dir = self.container_dir(id);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::internal(format!("creating {dir:?}: {e}")))?;
+        // libcontainer reads the normalized spec from this directory (our "shadow bundle").
+        let spec = serde_json::to_vec(&bundle.spec).map_err(|e| Error::internal(format!("encoding spec: {e}")))?;
+        std::fs::write(dir.join("config.json"), spec)?;
+        if bundle.seccomp.is_some() {
+            let raw = std::fs::read(opts.bundle.join("config.json"))?;
+            let v: serde_json::Value = serde_json::from_slice(&raw).map_err(|e| Error::internal(e.to_string()))?;
+            std::fs::write(dir.join(SECCOMP_FILE), v["linux"]["seccomp"].to_string())?;
+        }
+        let stdout = opts.stdout.clone().unwrap_or_else(|| dir.join("stdout.log"));
+        let stderr = opts.stderr.clone().unwrap_or_else(|| dir.join("stderr.log"));
+
+        let since = Instant::now();
+        let pid = self.spawner.call(&Request::Create(CreateRequest {
+            id: id.to_owned(),
+            lc_root: self.lc_root.clone(),
+            bundle: dir.clone(),
+            stdout,
+            stderr,
+            seccomp: bundle.seccomp.as_deref().cloned(),
+        }))?;
+        let start_time = crate::reaper::start_time(pid).unwrap_or(0);
+
+        let mut inner = self.lock();
+        let exited = Runtime::claim(&mut inner, pid, Owner::Init(id.to_owned()), since);
+        let mut rec = ContainerRecord {
+            id: id.to_owned(),
+            bundle_path: opts.bundle.clone(),
+            status: Status::Running,
+            pid,
+            start_time,
+            exit_status: None,
+            created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+            cgroups_path: bundle.cgroups_path.clone(),
+            processes: Vec::new(),
+        };
+        if let Some(status) = exited {
+            rec.status = Status::Stopped;
+            rec.exit_status = status;
+        }
+        if let Err(e) = self.persist(&rec) {
+            inner.owners.remove(&pid);
+            drop(inner);
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+            return Err(e);
+        }
+        if let Some(e) = inner.containers.get_mut(id) {
+            e.rec = rec.clone();
+            e.creating = false;
+            e.seccomp = bundle.seccomp.clone();
+        }
+        drop(inner);
+        tracing::info!(id, pid, "container started");
+        self.emit(crate::events::Event::new("startContainer", id, Some(pid), None));
+        if let Some(status) = exited {
+            self.emit(Event::new("exit", id, Some(pid), status));
+        }
+        Ok(rec)
+    }
+
+    /// Removes everything a container had on the host: cgroup, libcontainer state, our state dir.
+    pub(crate) fn remove_resources(&self, id: &str, cgroups_path: &std::path::Path) {
+        if let Err(e) = cgroups::remove(id, cgroups_path) {
+            tracing::warn!(id, "{e}");
+        }
+        for dir in [self.lc_root.join(id), self.container_dir(id)] {
+            if dir.exists() {
+                if let Err(e) = std::fs::remove_dir_all(&dir) {
+                    tracing::warn!(id, ?dir, "removing: {e}");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,340 @@
+//! The fork server: the only place where libcontainer forks.
+//!
+//! libcontainer clones with a raw `clone3` and runs Rust code in the child, and it `chdir`s the
+//! whole process around its notify socket. From a multi-threaded process that deadlocks (a lock
+//! held by another thread at clone time stays locked in the child) and races on the cwd. So the
+//! daemon forks this server at start-up, while it still has a single thread. The server stays
+//! single-threaded; for each request it forks a fresh single-threaded worker which runs
+//! libcontainer (`build` + `start`, or the tenant builder for an exec), sends the new pid back on
+//! a per-request socket and exits. The container's init is the worker's child: when the worker
+//! exits it is re-parented to the daemon (a child subreaper), whose reaper thread sees its exit.
+//!
+//! Requests travel as JSON on a `SOCK_SEQPACKET` socket pair, each with the reply socket attached
+//! (`SCM_RIGHTS`), so any number of daemon threads can wait for their own reply.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::PathBuf;
+
+use libcontainer::container::builder::ContainerBuilder;
+use libcontainer::syscall::syscall::SyscallType;
+use libcontainer::workload::default::DefaultExecutor;
+use libcontainer::workload::{Executor, ExecutorError, ExecutorValidationError};
+use nix::sys::signal::{self, SigHandler, SigSet, SigmaskHow, Signal};
+use nix::sys::socket::{
+    recv, recvmsg, send, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag,
+    SockType,
+};
+use nix::unistd::{fork, ForkResult, Pid};
+use oci_spec::runtime::Spec;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::seccomp::CompiledSeccomp;
+
+/// Largest request the server accepts (a compiled seccomp profile is the bulk of it).
+const MAX_MSG: usize = 1 << 20;
+
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Request {
+    Create(CreateRequest),
+    Exec(ExecRequest),
+}
+
+/// Create and start a container from a normalized bundle.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CreateRequest {
+    pub id: String,
+    /// libcontainer's state root.
+    pub lc_root: PathBuf,
+    /// The normalized bundle (config.json with absolute rootfs).
+    pub bundle: PathBuf,
+    pub stdout: PathBuf,
+    pub stderr: PathBuf,
+    pub seccomp: Option<CompiledSeccomp>,
+}
+
+/// Start a new process inside a running container.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ExecRequest {
+    pub id: String,
+    pub lc_root: PathBuf,
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: Option<PathBuf>,
+    pub uid: u32,
+    pub gid: u32,
+    pub additional_gids: Vec<u32>,
+    pub stdout: PathBuf,
+    pub stderr: PathBuf,
+    pub seccomp: Option<CompiledSeccomp>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+enum Reply {
+    Ok { pid: i32 },
+    Err { message: String },
+}
+
+/// The daemon's handle on the fork server.
+#[derive(Debug)]
+pub struct Spawner {
+    ctl: OwnedFd,
+    pid: Pid,
+}
+
+impl Spawner {
+    /// Forks the server. Must be called while the calling process has exactly one thread.
+    pub fn start() -> Result<Spawner> {
+        let threads = std::fs::read_dir("/proc/self/task").map(|d| d.count()).unwrap_or(0);
+        if threads != 1 {
+            return Err(Error::internal(format!(
+                "the fork server must be started before any thread exists (found {threads} threads)"
+            )));
+        }
+        let (ours, theirs) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)?;
+        // SAFETY: the process is single-threaded (checked above), so the child may run any code.
+        match unsafe { fork() }? {
+            ForkResult::Child => {
+                drop(ours);
+                serve(theirs)
+            }
+            ForkResult::Parent { child } => {
+                drop(theirs);
+                Ok(Spawner { ctl: ours, pid: child })
+            }
+        }
+    }
+
+    /// The server's pid (a child of the daemon).
+    pub fn pid(&self) -> Pid {
+        self.pid
+    }
+
+    /// Sends one request and waits for its worker's answer: the pid of the new process.
+    pub fn call(&self, req: &Request) -> Result<i32> {
+        let body = serde_json::to_vec(req).map_err(|e| Error::internal(format!("encoding spawn request: {e}")))?;
+        if body.len() > MAX_MSG {
+            return Err(Error::invalid("request too large for the fork server"));
+        }
+        let (reply_ours, reply_theirs) =
+            socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)?;
+        let fds = [reply_theirs.as_raw_fd()];
+        let cmsg = [ControlMessage::ScmRights(&fds)];
+        sendmsg::<()>(
+            self.ctl.as_raw_fd(),
+            &[IoSlice::new(&body)],
+            &cmsg,
+            MsgFlags::empty(),
+            None,
+        )
+        .map_err(|e| Error::internal(format!("fork server unreachable: {e}")))?;
+        drop(reply_theirs);
+        let mut buf = vec![0u8; 64 * 1024];
+        let n = loop {
+            match recv(reply_ours.as_raw_fd(), &mut buf, MsgFlags::empty()) {
+                Err(nix::errno::Errno::EINTR) => continue,
+                other => break other?,
+            }
+        };
+        if n == 0 {
+            return Err(Error::internal("the fork server's worker died without an answer"));
+        }
+        match serde_json::from_slice::<Reply>(&buf[..n]) {
+            Ok(Reply::Ok { pid }) => Ok(pid),
+            Ok(Reply::Err { message }) => Err(Error::internal(message)),
+            Err(e) => Err(Error::internal(format!("bad answer from the fork server: {e}"))),
+        }
+    }
+}
+
+/// The server loop (in the forked child). Never returns.
+fn serve(ctl: OwnedFd) -> ! {
+    // The server must not outlive the daemon, and reaps its workers automatically.
+    let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+    // SAFETY: setting a signal disposition to SIG_IGN installs no handler code.
+    let _ = unsafe { signal::signal(Signal::SIGCHLD, SigHandler::SigIgn) };
+    let _ = unsafe { signal::signal(Signal::SIGPIPE, SigHandler::SigIgn) };
+    let _ = nix::unistd::setsid();
+    let mut buf = vec![0u8; MAX_MSG];
+    loop {
+        let mut cmsg_space = nix::cmsg_space!([RawFd; 4]);
+        let (n, fds) = {
+            let mut iov = [IoSliceMut::new(&mut buf)];
+            match recvmsg::<()>(
+                ctl.as_raw_fd(),
+                &mut iov,
+                Some(&mut cmsg_space),
+                MsgFlags::MSG_CMSG_CLOEXEC,
+            ) {
+                Ok(msg) => {
+                    let mut fds = Vec::new();
+                    if let Ok(cmsgs) = msg.cmsgs() {
+                        for c in cmsgs {
+                            if let ControlMessageOwned::ScmRights(v) = c {
+                                fds.extend(v);
+                            }
+                        }
+                    }
+                    (msg.bytes, fds)
+                }
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(_) => exit_now(1),
+            }
+        };
+        // SAFETY: the fds were just received and are owned by nobody else.
+        let mut fds: Vec<OwnedFd> = fds.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }).collect();
+        if n == 0 && fds.is_empty() {
+            exit_now(0); // the daemon closed its end
+        }
+        let Some(reply) = fds.pop() else { continue };
+        drop(fds);
+        let req: Request = match serde_json::from_slice(&buf[..n]) {
+            Ok(r) => r,
+            Err(e) => {
+                answer(
+                    &reply,
+                    &Reply::Err {
+                        message: format!("bad spawn request: {e}"),
+                    },
+                );
+                continue;
+            }
+        };
+        // SAFETY: this server is single-threaded.
+        match unsafe { fork() } {
+            Ok(ForkResult::Child) => {
+                drop(ctl);
+                let out = worker(req);
+                answer(&reply, &out);
+                exit_now(0);
+            }
+            Ok(ForkResult::Parent { .. }) => drop(reply),
+            Err(e) => answer(
+                &reply,
+                &Reply::Err {
+                    message: format!("fork failed: {e}"),
+                },
+            ),
+        }
+    }
+}
+
+fn answer(fd: &OwnedFd, reply: &Reply) {
+    if let Ok(body) = serde_json::to_vec(reply) {
+        let _ = send(fd.as_raw_fd(), &body, MsgFlags::empty());
+    }
+}
+
+fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit skips atexit handlers and destructors, which is what a forked child wants.
+    unsafe { libc::_exit(code) }
+}
+
+/// Runs one request in a fresh single-threaded worker.
+fn worker(req: Request) -> Reply {
+    // Workers (and the containers they start) must not inherit the server's signal setup.
+    // SAFETY: restoring default dispositions installs no handler code.
+    let _ = unsafe { signal::signal(Signal::SIGCHLD, SigHandler::SigDfl) };
+    let _ = unsafe { signal::signal(Signal::SIGPIPE, SigHandler::SigDfl) };
+    let _ = signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+    let _ = nix::sys::prctl::set_pdeathsig(None);
+    let result = match req {
+        Request::Create(r) => create(r),
+        Request::Exec(r) => exec(r),
+    };
+    match result {
+        Ok(pid) => Reply::Ok { pid },
+        Err(message) => Reply::Err { message },
+    }
+}
+
+fn open_stdio(req_out: &PathBuf, req_err: &PathBuf) -> std::result::Result<(File, File, File), String> {
+    let devnull = File::open("/dev/null").map_err(|e| format!("opening /dev/null: {e}"))?;
+    let open = |p: &PathBuf| {
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o640)
+            .open(p)
+            .map_err(|e| format!("opening {p:?}: {e}"))
+    };
+    Ok((devnull, open(req_out)?, open(req_err)?))
+}
+
+fn create(req: CreateRequest) -> std::result::Result<i32, String> {
+    let (stdin, stdout, stderr) = open_stdio(&req.stdout, &req.stderr)?;
+    let mut container = ContainerBuilder::new(req.id.clone(), SyscallType::default())
+        .with_root_path(&req.lc_root)
+        .map_err(|e| e.to_string())?
+        .with_executor(SeccompExecutor { seccomp: req.seccomp })
+        .with_stdin(stdin)
+        .with_stdout(stdout)
+        .with_stderr(stderr)
+        .as_init(&req.bundle)
+        .with_systemd(false)
+        .with_detach(true)
+        .build()
+        .map_err(|e| format!("creating container {}: {e}", req.id))?;
+    container
+        .start()
+        .map_err(|e| format!("starting container {}: {e}", req.id))?;
+    container
+        .pid()
+        .map(|p| p.as_raw())
+        .ok_or_else(|| format!("container {} started without a pid", req.id))
+}
+
+fn exec(req: ExecRequest) -> std::result::Result<i32, String> {
+    let (stdin, stdout, stderr) = open_stdio(&req.stdout, &req.stderr)?;
+    let env: HashMap<String, String> = req
+        .env
+        .iter()
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) => (k.to_owned(), v.to_owned()),
+            None => (kv.clone(), String::new()),
+        })
+        .collect();
+    let pid = ContainerBuilder::new(req.id.clone(), SyscallType::default())
+        .with_root_path(&req.lc_root)
+        .map_err(|e| e.to_string())?
+        .with_executor(SeccompExecutor { seccomp: req.seccomp })
+        .with_stdin(stdin)
+        .with_stdout(stdout)
+        .with_stderr(stderr)
+        .as_tenant()
+        .with_container_args(req.args)
+        .with_env(env)
+        .with_cwd(req.cwd)
+        .with_user(Some(req.uid))
+        .with_group(Some(req.gid))
+        .with_additional_gids(req.additional_gids)
+        .with_detach(true)
+        .build()
+        .map_err(|e| format!("exec in container {}: {e}", req.id))?;
+    Ok(pid.as_raw())
+}
+
+/// libcontainer's default executor, with ctrd's seccomp filter installed right before `execve`.
+#[derive(Clone)]
+struct SeccompExecutor {
+    seccomp: Option<CompiledSeccomp>,
+}
+
+impl Executor for SeccompExecutor {
+    fn exec(&self, spec: &Spec) -> std::result::Result<(), ExecutorError> {
+        if let Some(filter) = &self.seccomp {
+            filter
+                .install()
+                .map_err(|e| ExecutorError::Other(format!("installing the seccomp filter: {e}")))?;
+        }
+        DefaultExecutor {}.exec(spec)
+    }
+
+    fn validate(&self, spec: &Spec) -> std::result::Result<(), ExecutorValidationError> {
+        DefaultExecutor {}.validate(spec)
+    }
+}

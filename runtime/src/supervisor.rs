@@ -1,0 +1,324 @@
+//! The supervisor: the one owner of all container state. One map behind one lock; the disk copy
+//! is written before a call returns. Exits arrive from the reaper thread (our children) or the
+//! pidfd watcher (containers adopted after a restart).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use tokio::sync::broadcast;
+
+use crate::error::{Error, Result};
+use crate::events::Event;
+use crate::reaper::{self, ExitSink, PidfdWatcher};
+use crate::seccomp::CompiledSeccomp;
+use crate::spawner::Spawner;
+use crate::store::{ContainerRecord, Status};
+
+/// How long an exit nobody claimed yet is kept (a container may exit before its creator
+/// registered its pid).
+const UNCLAIMED_TTL: Duration = Duration::from_secs(120);
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Hot state: records, logs, libcontainer's state (`--state-dir`).
+    pub state_dir: PathBuf,
+    /// Durable data (`--root`).
+    pub root_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Machine {
+    pub cpus: usize,
+    /// Bytes of RAM.
+    pub memory: u64,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Owner {
+    Init(String),
+    Exec(String),
+}
+
+pub(crate) struct Entry {
+    pub rec: ContainerRecord,
+    /// Set while a create is in flight: the id is reserved but the container is not visible.
+    pub creating: bool,
+    /// Set while a delete or pause/resume is in flight.
+    pub busy: bool,
+    /// The compiled seccomp profile, also applied to exec'd processes.
+    pub seccomp: Option<Arc<CompiledSeccomp>>,
+}
+
+#[derive(Default)]
+pub(crate) struct Inner {
+    pub containers: HashMap<String, Entry>,
+    pub owners: HashMap<i32, Owner>,
+    pub unclaimed: HashMap<i32, (Option<i32>, Instant)>,
+}
+
+pub struct Runtime {
+    pub(crate) cfg: Config,
+    pub(crate) lc_root: PathBuf,
+    pub(crate) spawner: Spawner,
+    pub(crate) inner: Mutex<Inner>,
+    pub(crate) exited: Condvar,
+    watcher: PidfdWatcher,
+    events: broadcast::Sender<Event>,
+}
+
+impl Runtime {
+    /// Sets up the state directories, re-adopts the containers of a previous run, and starts
+    /// the reaper. `spawner` must have been started while the process was single-threaded.
+    pub fn new(cfg: Config, spawner: Spawner) -> Result<Arc<Runtime>> {
+        for dir in [&cfg.state_dir, &cfg.root_dir] {
+            std::fs::create_dir_all(dir).map_err(|e| Error::internal(format!("creating {dir:?}: {e}")))?;
+        }
+        let lc_root = cfg.state_dir.join(".libcontainer");
+        std::fs::create_dir_all(&lc_root).map_err(|e| Error::internal(format!("creating {lc_root:?}: {e}")))?;
+        let lc_root = lc_root.canonicalize()?;
+
+        // The exit sinks need the runtime; the runtime needs the watcher: tie them with a cell.
+        let slot: Arc<std::sync::OnceLock<std::sync::Weak<Runtime>>> = Arc::default();
+        let sink_slot = slot.clone();
+        let sink: ExitSink = Arc::new(move |pid, status| {
+            if let Some(rt) = sink_slot.get().and_then(|w| w.upgrade()) {
+                rt.on_exit(pid, status);
+            }
+        });
+        let watcher = PidfdWatcher::start(sink.clone())?;
+        let (events, _) = broadcast::channel(1024);
+        let rt = Arc::new(Runtime {
+            cfg,
+            lc_root,
+            spawner,
+            inner: Mutex::new(Inner::default()),
+            exited: Condvar::new(),
+            watcher,
+            events,
+        });
+        let _ = slot.set(Arc::downgrade(&rt));
+        rt.adopt_existing();
+        reaper::start_reaper(sink)?;
+        Ok(rt)
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn container_dir(&self, id: &str) -> PathBuf {
+        ContainerRecord::dir(&self.cfg.state_dir, id)
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    pub(crate) fn emit(&self, ev: Event) {
+        let _ = self.events.send(ev);
+    }
+
+    /// Host facts for `/state`.
+    pub fn machine() -> Machine {
+        let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let memory = std::fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|m| {
+                m.lines()
+                    .find_map(|l| l.strip_prefix("MemTotal:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            })
+            .map(|kb| kb * 1024)
+            .unwrap_or(0);
+        Machine { cpus, memory }
+    }
+
+    /// One container, as the API shows it.
+    pub fn get(&self, id: &str) -> Result<ContainerRecord> {
+        let inner = self.lock();
+        match inner.containers.get(id) {
+            Some(e) if !e.creating => Ok(e.rec.clone()),
+            _ => Err(Error::not_found(format!("no such container: {id}"))),
+        }
+    }
+
+    /// Every container, oldest first.
+    pub fn list(&self) -> Vec<ContainerRecord> {
+        let inner = self.lock();
+        let mut v: Vec<ContainerRecord> = inner
+            .containers
+            .values()
+            .filter(|e| !e.creating)
+            .map(|e| e.rec.clone())
+            .collect();
+        v.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.id.cmp(&b.id)));
+        v
+    }
+
+    /// Persists one container's record (called with the lock held).
+    pub(crate) fn persist(&self, rec: &ContainerRecord) -> Result<()> {
+        rec.save(&self.container_dir(&rec.id))
+    }
+
+    /// Registers a new pid's owner, unless its exit was already seen (returns that status).
+    pub(crate) fn claim(inner: &mut Inner, pid: i32, owner: Owner, since: Instant) -> Option<Option<i32>> {
+        if let Some((status, at)) = inner.unclaimed.remove(&pid) {
+            if at >= since {
+                return Some(status);
+            }
+        }
+        inner.owners.insert(pid, owner);
+        None
+    }
+
+    /// An exit, from the reaper thread or the pidfd watcher.
+    fn on_exit(&self, pid: i32, status: Option<i32>) {
+        let mut inner = self.lock();
+        match inner.owners.remove(&pid) {
+            Some(Owner::Init(id)) => {
+                if let Some(e) = inner.containers.get_mut(&id) {
+                    if e.rec.pid == pid && e.rec.status != Status::Stopped {
+                        e.rec.status = Status::Stopped;
+                        e.rec.exit_status = status;
+                        if let Err(err) = self.persist(&e.rec) {
+                            tracing::error!(id, "saving exit: {err}");
+                        }
+                        tracing::info!(id, pid, ?status, "container exited");
+                        self.emit(Event::new("exit", &id, Some(pid), status));
+                    }
+                }
+            }
+            Some(Owner::Exec(id)) => {
+                if let Some(e) = inner.containers.get_mut(&id) {
+                    if let Some(p) = e.rec.processes.iter_mut().find(|p| p.pid == pid && p.running) {
+                        p.running = false;
+                        p.exit_status = status;
+                        if let Err(err) = self.persist(&e.rec) {
+                            tracing::error!(id, "saving exec exit: {err}");
+                        }
+                        self.emit(Event::new("execExit", &id, Some(pid), status));
+                    }
+                }
+            }
+            None => {
+                let now = Instant::now();
+                inner
+                    .unclaimed
+                    .retain(|_, (_, at)| now.duration_since(*at) < UNCLAIMED_TTL);
+                inner.unclaimed.insert(pid, (status, now));
+            }
+        }
+        drop(inner);
+        self.exited.notify_all();
+    }
+
+    /// Reads the records of a previous run: containers still alive (same pid and start time) are
+    /// adopted and watched through pidfds; those that died meanwhile are stopped, status unknown.
+    fn adopt_existing(&self) {
+        let Ok(dir) = std::fs::read_dir(&self.cfg.state_dir) else {
+            return;
+        };
+        let mut inner = self.lock();
+        for ent in dir.flatten() {
+            let name = ent.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') || !ent.path().is_dir() {
+                continue;
+            }
+            let mut rec = match ContainerRecord::load(&ent.path()) {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!(dir = ?ent.path(), "skipping unreadable container record: {e}");
+                    continue;
+                }
+            };
+            let alive = |pid: i32, start: u64| reaper::start_time(pid) == Some(start);
+            let mut changed = false;
+            if rec.status != Status::Stopped {
+                if alive(rec.pid, rec.start_time) && self.watcher.watch(rec.pid) {
+                    inner.owners.insert(rec.pid, Owner::Init(rec.id.clone()));
+                    tracing::info!(id = rec.id, pid = rec.pid, "re-adopted running container");
+                } else {
+                    rec.status = Status::Stopped;
+                    rec.exit_status = None;
+                    changed = true;
+                    tracing::info!(id = rec.id, pid = rec.pid, "container exited while ctrd was down");
+                }
+            }
+            for p in rec.processes.iter_mut().filter(|p| p.running) {
+                if rec.status != Status::Stopped && alive(p.pid, p.start_time) && self.watcher.watch(p.pid) {
+                    inner.owners.insert(p.pid, Owner::Exec(rec.id.clone()));
+                } else {
+                    p.running = false;
+                    p.exit_status = None;
+                    changed = true;
+                }
+            }
+            if changed {
+                if let Err(e) = rec.save(&ent.path()) {
+                    tracing::error!(id = rec.id, "saving record: {e}");
+                }
+            }
+            let seccomp = load_seccomp(&ent.path());
+            inner.containers.insert(
+                rec.id.clone(),
+                Entry {
+                    rec,
+                    creating: false,
+                    busy: false,
+                    seccomp,
+                },
+            );
+        }
+    }
+
+    /// Waits (bounded) until the container's init exit has been seen.
+    pub(crate) fn wait_stopped(&self, id: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut inner = self.lock();
+        loop {
+            match inner.containers.get(id) {
+                Some(e) if e.rec.status != Status::Stopped => {}
+                _ => return true,
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            inner = match self.exited.wait_timeout(inner, deadline - now) {
+                Ok((g, _)) => g,
+                Err(p) => p.into_inner().0,
+            };
+        }
+    }
+
+    /// Waits until the container stops, without a bound; returns its exit status.
+    pub fn wait(&self, id: &str) -> Result<Option<i32>> {
+        let mut inner = self.lock();
+        loop {
+            match inner.containers.get(id) {
+                None => return Err(Error::not_found(format!("no such container: {id}"))),
+                Some(e) if e.rec.status == Status::Stopped && !e.creating => return Ok(e.rec.exit_status),
+                Some(_) => {}
+            }
+            inner = match self.exited.wait(inner) {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+        }
+    }
+}
+
+pub(crate) const SECCOMP_FILE: &str = "seccomp.json";
+
+/// The container's seccomp profile as the bundle gave it, recompiled (cached) after a restart.
+fn load_seccomp(dir: &Path) -> Option<Arc<CompiledSeccomp>> {
+    let body = std::fs::read(dir.join(SECCOMP_FILE)).ok()?;
+    let profile: oci_spec::runtime::LinuxSeccomp = serde_json::from_slice(&body).ok()?;
+    crate::seccomp::compile(&profile).ok()
+}
