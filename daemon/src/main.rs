@@ -47,8 +47,10 @@ fn main() {
     let default_level = if args.debug { "debug" } else { "info" };
     let filter = tracing_subscriber::EnvFilter::try_from_env("CTRD_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr)
         .init();
     if let Err(e) = run(args) {
@@ -71,7 +73,8 @@ fn run(args: Args) -> Result<(), String> {
         .collect::<Result<_, _>>()?;
 
     // The fork server must be forked while this process has a single thread.
-    let spawner = runtime::Spawner::start().map_err(|e| format!("starting the fork server: {e}"))?;
+    let worker_logs = if args.debug { "debug" } else { "error" };
+    let spawner = runtime::Spawner::start(worker_logs).map_err(|e| format!("starting the fork server: {e}"))?;
     let bound: Vec<Bound> = listeners.iter().map(listen::bind).collect::<Result<_, _>>()?;
 
     let cfg = runtime::Config {

@@ -88,7 +88,9 @@ pub struct Spawner {
 
 impl Spawner {
     /// Forks the server. Must be called while the calling process has exactly one thread.
-    pub fn start() -> Result<Spawner> {
+    /// `log_filter` is the tracing filter for the workers' own logs (libcontainer's), which go
+    /// to the daemon's stderr, never to a container's.
+    pub fn start(log_filter: &str) -> Result<Spawner> {
         let threads = std::fs::read_dir("/proc/self/task").map(|d| d.count()).unwrap_or(0);
         if threads != 1 {
             return Err(Error::internal(format!(
@@ -100,7 +102,7 @@ impl Spawner {
         match unsafe { fork() }? {
             ForkResult::Child => {
                 drop(ours);
-                serve(theirs)
+                serve(theirs, log_filter.to_owned())
             }
             ForkResult::Parent { child } => {
                 drop(theirs);
@@ -152,7 +154,7 @@ impl Spawner {
 }
 
 /// The server loop (in the forked child). Never returns.
-fn serve(ctl: OwnedFd) -> ! {
+fn serve(ctl: OwnedFd, log_filter: String) -> ! {
     // The server must not outlive the daemon, and reaps its workers automatically.
     let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
     // SAFETY: setting a signal disposition to SIG_IGN installs no handler code.
@@ -208,6 +210,7 @@ fn serve(ctl: OwnedFd) -> ! {
         match unsafe { fork() } {
             Ok(ForkResult::Child) => {
                 drop(ctl);
+                let _log = worker_logging(&log_filter);
                 let out = worker(req);
                 answer(&reply, &out);
                 exit_now(0);
@@ -220,6 +223,32 @@ fn serve(ctl: OwnedFd) -> ! {
                 },
             ),
         }
+    }
+}
+
+/// libcontainer logs through `tracing`, also from the container's init after it has put the
+/// container's stdio on fds 0-2. So workers log to their own duplicate of the daemon's stderr
+/// (close-on-exec, so it never reaches the container's program).
+fn worker_logging(filter: &str) -> Option<tracing::subscriber::DefaultGuard> {
+    let fd = nix::fcntl::fcntl(2, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(3)).ok()?;
+    // SAFETY: fd was just created by F_DUPFD_CLOEXEC and is owned here.
+    let file = std::sync::Arc::new(unsafe { File::from_raw_fd(fd) });
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_ansi(false)
+        .with_writer(move || FileWriter(file.clone()))
+        .finish();
+    Some(tracing::subscriber::set_default(subscriber))
+}
+
+struct FileWriter(std::sync::Arc<File>);
+
+impl std::io::Write for FileWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        (&*self.0).write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
