@@ -46,7 +46,7 @@ pub enum Bound {
 
 /// Binds with std (before the async runtime exists). The unix socket is made mode 0600 in a
 /// directory only root can write.
-pub fn bind(l: &Listen) -> Result<Bound, String> {
+pub fn bind(l: &Listen, group: Option<nix::unistd::Gid>) -> Result<Bound, String> {
     match l {
         Listen::Unix(path) => {
             if let Some(dir) = path.parent() {
@@ -67,7 +67,14 @@ pub fn bind(l: &Listen) -> Result<Bound, String> {
             let res = std::os::unix::net::UnixListener::bind(path);
             unsafe { libc::umask(old) };
             let listener = res.map_err(|e| format!("binding {path:?}: {e}"))?;
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            let mode = match group {
+                None => 0o600,
+                Some(gid) => {
+                    nix::unistd::chown(path, None, Some(gid)).map_err(|e| format!("chown {path:?}: {e}"))?;
+                    0o660
+                }
+            };
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
                 .map_err(|e| format!("chmod {path:?}: {e}"))?;
             listener.set_nonblocking(true).map_err(|e| e.to_string())?;
             Ok(Bound::Unix(listener))

@@ -2,7 +2,9 @@
 //! a fork server forked before any thread exists), one reaper thread collects every exit, and a
 //! REST API is served by hyper on a unix socket (and loopback TCP when asked).
 
+mod access;
 mod api;
+mod body;
 mod error;
 mod listen;
 mod router;
@@ -15,6 +17,9 @@ use clap::Parser;
 use tokio::sync::Semaphore;
 
 use listen::Bound;
+
+/// The version of the REST API.
+pub const API_VERSION: &str = "1";
 
 #[derive(Debug, Parser)]
 #[command(name = "ctrd", version, about = "container runtime daemon")]
@@ -31,6 +36,9 @@ struct Args {
     /// Allow a TCP listener on a non-loopback address.
     #[arg(long)]
     insecure_tcp: bool,
+    /// Members of this group may use the API too (unix socket mode 0660).
+    #[arg(long)]
+    group: Option<String>,
     /// This machine's id in /state (default: the hostname).
     #[arg(long)]
     id: Option<String>,
@@ -44,7 +52,8 @@ struct Args {
 
 fn main() {
     let args = Args::parse();
-    let default_level = if args.debug { "debug" } else { "info" };
+    // libcgroups warns about every v1 controller this host lacks, on every call.
+    let default_level = if args.debug { "debug" } else { "info,libcgroups=error" };
     let filter = tracing_subscriber::EnvFilter::try_from_env("CTRD_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
@@ -71,11 +80,24 @@ fn run(args: Args) -> Result<(), String> {
         .iter()
         .map(|l| listen::parse(l, args.insecure_tcp))
         .collect::<Result<_, _>>()?;
+    let group = match &args.group {
+        None => None,
+        Some(name) => Some(
+            nix::unistd::Group::from_name(name)
+                .map_err(|e| format!("--group {name}: {e}"))?
+                .ok_or_else(|| format!("--group {name}: no such group"))?
+                .gid,
+        ),
+    };
+    let policy = access::Policy { group };
 
     // The fork server must be forked while this process has a single thread.
     let worker_logs = if args.debug { "debug" } else { "error" };
     let spawner = runtime::Spawner::start(worker_logs).map_err(|e| format!("starting the fork server: {e}"))?;
-    let bound: Vec<Bound> = listeners.iter().map(listen::bind).collect::<Result<_, _>>()?;
+    let bound: Vec<Bound> = listeners
+        .iter()
+        .map(|l| listen::bind(l, group))
+        .collect::<Result<_, _>>()?;
 
     let cfg = runtime::Config {
         state_dir: args.state_dir.clone(),
@@ -92,6 +114,8 @@ fn run(args: Args) -> Result<(), String> {
         runtime: rt,
         machine_id,
         spawn_slots: Semaphore::new(args.concurrency.unwrap_or(cpus * 4).max(1)),
+        metrics: api::metrics::Metrics::default(),
+        criu_version: None,
     });
 
     let tokio_rt = tokio::runtime::Builder::new_multi_thread()
@@ -99,21 +123,44 @@ fn run(args: Args) -> Result<(), String> {
         .thread_name("ctrd-io")
         .build()
         .map_err(|e| format!("starting tokio: {e}"))?;
-    tokio_rt.block_on(serve(ctx, bound, listen))
+    let result = tokio_rt.block_on(serve(ctx, bound, listeners.clone(), policy));
+    for l in &listeners {
+        if let listen::Listen::Unix(path) = l {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+    result
 }
 
-async fn serve(ctx: Arc<api::Ctx>, bound: Vec<Bound>, names: Vec<String>) -> Result<(), String> {
+async fn serve(
+    ctx: Arc<api::Ctx>,
+    bound: Vec<Bound>,
+    names: Vec<listen::Listen>,
+    policy: access::Policy,
+) -> Result<(), String> {
+    let policy = Arc::new(policy);
     for (b, name) in bound.into_iter().zip(names) {
         let ctx = ctx.clone();
+        let policy = policy.clone();
+        tracing::info!(listener = ?name, "serving the API");
         match b {
             Bound::Unix(l) => {
                 let l = tokio::net::UnixListener::from_std(l).map_err(|e| e.to_string())?;
                 tokio::spawn(async move {
                     loop {
                         match l.accept().await {
-                            Ok((s, _)) => server::serve_connection(ctx.clone(), s),
+                            Ok((s, _)) => {
+                                let denied = match access::unix_peer_uid(&s) {
+                                    Some(uid) if policy.allows(uid) => None,
+                                    uid => {
+                                        tracing::warn!(?uid, "refused a unix socket client that is not root");
+                                        Some(format!("uid {uid:?} may not use ctrd (root or --group members only)"))
+                                    }
+                                };
+                                server::serve_connection(ctx.clone(), s, denied)
+                            }
                             Err(e) => {
-                                tracing::warn!("accept on {name}: {e}");
+                                tracing::warn!("accept on {name:?}: {e}");
                                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                             }
                         }
@@ -125,12 +172,24 @@ async fn serve(ctx: Arc<api::Ctx>, bound: Vec<Bound>, names: Vec<String>) -> Res
                 tokio::spawn(async move {
                     loop {
                         match l.accept().await {
-                            Ok((s, _)) => {
+                            Ok((s, peer)) => {
                                 let _ = s.set_nodelay(true);
-                                server::serve_connection(ctx.clone(), s)
+                                let local = s.local_addr().ok();
+                                let uid = local.and_then(|local| access::tcp_peer_uid(peer, local));
+                                let denied = match uid {
+                                    Some(uid) if policy.allows(uid) => None,
+                                    _ => {
+                                        tracing::warn!(%peer, ?uid, "refused a TCP client that is not root");
+                                        Some(format!(
+                                            "connection from {peer} (uid {}) refused: only root or --group members may use ctrd",
+                                            uid.map(|u| u.to_string()).unwrap_or_else(|| "unknown".into())
+                                        ))
+                                    }
+                                };
+                                server::serve_connection(ctx.clone(), s, denied)
                             }
                             Err(e) => {
-                                tracing::warn!("accept on {name}: {e}");
+                                tracing::warn!("accept on {name:?}: {e}");
                                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                             }
                         }
@@ -138,7 +197,6 @@ async fn serve(ctx: Arc<api::Ctx>, bound: Vec<Bound>, names: Vec<String>) -> Res
                 });
             }
         }
-        tracing::info!("serving the API");
     }
     let mut term =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(|e| e.to_string())?;

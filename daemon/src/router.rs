@@ -4,14 +4,52 @@ use hyper::Method;
 
 use crate::error::ApiError;
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContainerSub {
+    Stats,
+    Logs,
+    Wait,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProcessSub {
+    Wait,
+    Resize,
+    Attach,
+}
+
 #[derive(Debug, PartialEq)]
 pub enum Route {
     State,
     Version,
     Events,
+    Metrics,
     Container(String),
+    ContainerSub(String, ContainerSub),
     ContainerProcesses(String),
     ContainerProcess(String, i32),
+    ProcessSub(String, i32, ProcessSub),
+}
+
+impl Route {
+    /// The route's shape, as a metrics label.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Route::State => "/state",
+            Route::Version => "/version",
+            Route::Events => "/events",
+            Route::Metrics => "/metrics",
+            Route::Container(_) => "/containers/{id}",
+            Route::ContainerSub(_, ContainerSub::Stats) => "/containers/{id}/stats",
+            Route::ContainerSub(_, ContainerSub::Logs) => "/containers/{id}/logs",
+            Route::ContainerSub(_, ContainerSub::Wait) => "/containers/{id}/wait",
+            Route::ContainerProcesses(_) => "/containers/{id}/process",
+            Route::ContainerProcess(..) => "/containers/{id}/process/{pid}",
+            Route::ProcessSub(_, _, ProcessSub::Wait) => "/containers/{id}/process/{pid}/wait",
+            Route::ProcessSub(_, _, ProcessSub::Resize) => "/containers/{id}/process/{pid}/resize",
+            Route::ProcessSub(_, _, ProcessSub::Attach) => "/containers/{id}/process/{pid}/attach",
+        }
+    }
 }
 
 /// Decodes `%XX` escapes of one path segment.
@@ -39,11 +77,22 @@ fn decode_segment(s: &str) -> Result<String, ApiError> {
 /// Which methods each route accepts (for 405 answers).
 pub fn allowed(route: &Route) -> &'static [Method] {
     match route {
-        Route::State | Route::Version | Route::Events => &[Method::GET],
+        Route::State | Route::Version | Route::Events | Route::Metrics => &[Method::GET],
         Route::Container(_) => &[Method::GET, Method::POST, Method::PATCH, Method::DELETE],
+        Route::ContainerSub(_, ContainerSub::Wait) => &[Method::POST],
+        Route::ContainerSub(..) => &[Method::GET],
         Route::ContainerProcesses(_) => &[Method::PUT, Method::GET],
         Route::ContainerProcess(..) => &[Method::POST],
+        Route::ProcessSub(_, _, ProcessSub::Attach) => &[Method::GET, Method::POST],
+        Route::ProcessSub(..) => &[Method::POST],
     }
+}
+
+fn parse_pid(pid: &str) -> Result<i32, ApiError> {
+    pid.parse::<i32>()
+        .ok()
+        .filter(|p| *p > 0)
+        .ok_or_else(|| ApiError::bad_request(format!("process id {pid:?} is not a pid")))
 }
 
 pub fn parse(path: &str) -> Result<Route, ApiError> {
@@ -54,15 +103,23 @@ pub fn parse(path: &str) -> Result<Route, ApiError> {
         ["state"] => Ok(Route::State),
         ["version"] => Ok(Route::Version),
         ["events"] => Ok(Route::Events),
+        ["metrics"] => Ok(Route::Metrics),
         ["containers", id] => Ok(Route::Container(decode_segment(id)?)),
+        ["containers", id, "stats"] => Ok(Route::ContainerSub(decode_segment(id)?, ContainerSub::Stats)),
+        ["containers", id, "logs"] => Ok(Route::ContainerSub(decode_segment(id)?, ContainerSub::Logs)),
+        ["containers", id, "wait"] => Ok(Route::ContainerSub(decode_segment(id)?, ContainerSub::Wait)),
         ["containers", id, "process" | "processes"] => Ok(Route::ContainerProcesses(decode_segment(id)?)),
         ["containers", id, "process" | "processes", pid] => {
-            let pid = pid
-                .parse::<i32>()
-                .ok()
-                .filter(|p| *p > 0)
-                .ok_or_else(|| ApiError::bad_request(format!("process id {pid:?} is not a pid")))?;
-            Ok(Route::ContainerProcess(decode_segment(id)?, pid))
+            Ok(Route::ContainerProcess(decode_segment(id)?, parse_pid(pid)?))
+        }
+        ["containers", id, "process" | "processes", pid, sub] => {
+            let sub = match *sub {
+                "wait" => ProcessSub::Wait,
+                "resize" => ProcessSub::Resize,
+                "attach" => ProcessSub::Attach,
+                _ => return Err(no_route()),
+            };
+            Ok(Route::ProcessSub(decode_segment(id)?, parse_pid(pid)?, sub))
         }
         _ => Err(no_route()),
     }
@@ -75,6 +132,11 @@ pub fn query_param<'a>(query: Option<&'a str>, name: &str) -> Option<&'a str> {
         None if kv == name => Some(""),
         _ => None,
     })
+}
+
+/// A boolean query parameter (`?x`, `?x=true`, `?x=1`).
+pub fn query_flag(query: Option<&str>, name: &str) -> bool {
+    matches!(query_param(query, name), Some("true" | "1" | ""))
 }
 
 #[cfg(test)]
@@ -100,8 +162,20 @@ mod tests {
             Some(Route::ContainerProcess("web".into(), 42))
         );
         assert_eq!(
+            parse("/containers/web/process/42/attach").ok(),
+            Some(Route::ProcessSub("web".into(), 42, ProcessSub::Attach))
+        );
+        assert_eq!(
+            parse("/containers/web/stats").ok(),
+            Some(Route::ContainerSub("web".into(), ContainerSub::Stats))
+        );
+        assert_eq!(
             parse("/containers/web/process/x").map_err(|e| e.status.as_u16()),
             Err(400)
+        );
+        assert_eq!(
+            parse("/containers/web/process/1/nope").map_err(|e| e.status.as_u16()),
+            Err(404)
         );
         assert_eq!(parse("/nope").map_err(|e| e.status.as_u16()), Err(404));
         assert_eq!(parse("/containers/%zz").map_err(|e| e.status.as_u16()), Err(400));
@@ -113,5 +187,7 @@ mod tests {
         assert_eq!(query_param(Some("force"), "force"), Some(""));
         assert_eq!(query_param(None, "force"), None);
         assert_eq!(query_param(Some("forced=1"), "force"), None);
+        assert!(query_flag(Some("follow=true"), "follow"));
+        assert!(!query_flag(Some("follow=false"), "follow"));
     }
 }

@@ -1,10 +1,12 @@
-//! The hyper server: accepts on every listener, reads bodies (≤ 1 MiB), routes, answers JSON.
+//! The hyper server: accepts on every listener, checks who the peer is, reads bodies (≤ 1 MiB),
+//! routes, answers JSON (or a stream, or an upgraded connection for attach).
 
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::server::conn::http1;
@@ -14,22 +16,29 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::api::{self, Ctx, Reply};
+use crate::body::Body;
 use crate::error::ApiError;
-use crate::router::{self, Route};
+use crate::router::{self, ContainerSub, ProcessSub, Route};
 
 pub const MAX_BODY: usize = 1 << 20;
 
-pub type Body = Full<Bytes>;
-
-/// Serves one accepted connection.
-pub fn serve_connection<S>(ctx: Arc<Ctx>, stream: S)
+/// Serves one accepted connection. `denied` carries the reason when the peer may not use the
+/// API: every request on it then gets 403.
+pub fn serve_connection<S>(ctx: Arc<Ctx>, stream: S, denied: Option<String>)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     tokio::spawn(async move {
+        let denied = denied.map(Arc::new);
         let service = service_fn(move |req| {
             let ctx = ctx.clone();
-            async move { Ok::<_, Infallible>(handle(ctx, req).await) }
+            let denied = denied.clone();
+            async move {
+                Ok::<_, Infallible>(match denied {
+                    Some(why) => error_response(&ApiError::new(StatusCode::FORBIDDEN, why.as_str())),
+                    None => handle(ctx, req).await,
+                })
+            }
         });
         if let Err(e) = http1::Builder::new()
             .serve_connection(TokioIo::new(stream), service)
@@ -41,30 +50,49 @@ where
     });
 }
 
-fn respond(status: StatusCode, body: Option<Vec<u8>>) -> Response<Body> {
-    let mut resp = Response::new(Full::new(Bytes::from(body.unwrap_or_default())));
-    *resp.status_mut() = status;
+fn respond(reply: Reply) -> Response<Body> {
+    let mut resp = Response::new(reply.body);
+    *resp.status_mut() = reply.status;
     resp.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        .insert(CONTENT_TYPE, HeaderValue::from_static(reply.content_type));
+    for (k, v) in reply.headers {
+        resp.headers_mut().insert(k, v);
+    }
     resp
 }
 
 fn error_response(e: &ApiError) -> Response<Body> {
     let body = serde_json::to_vec(&serde_json::json!({ "error": e.message })).unwrap_or_default();
-    respond(e.status, Some(body))
+    let mut resp = Response::new(crate::body::full(body));
+    *resp.status_mut() = e.status;
+    resp.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
 }
 
 async fn handle(ctx: Arc<Ctx>, req: Request<Incoming>) -> Response<Body> {
+    let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-    let result = route(ctx, req).await;
+    let label = router::parse(&path).map(|r| r.label()).unwrap_or("unknown");
+    let result = route(ctx.clone(), req).await;
+    let code = match &result {
+        Ok(r) => r.status.as_u16(),
+        Err(e) => e.status.as_u16(),
+    };
+    ctx.metrics
+        .record_request(label, method.as_str(), code, started.elapsed().as_secs_f64());
     match result {
-        Ok(Reply { status, body }) => {
-            tracing::debug!(%method, path, status = status.as_u16(), "request");
-            respond(status, body)
+        Ok(reply) => {
+            tracing::debug!(%method, path, status = code, "request");
+            respond(reply)
         }
         Err(e) => {
-            tracing::info!(%method, path, status = e.status.as_u16(), "request failed: {}", e.message);
+            if e.status.is_server_error() {
+                tracing::error!(%method, path, status = code, "request failed: {}", e.message);
+            } else {
+                tracing::info!(%method, path, status = code, "request refused: {}", e.message);
+            }
             error_response(&e)
         }
     }
@@ -77,15 +105,13 @@ async fn read_body(req: Request<Incoming>) -> Result<Bytes, ApiError> {
             format!("request body is over {MAX_BODY} bytes"),
         )
     };
-    if let Some(len) = req
+    let declared = req
         .headers()
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-    {
-        if len > MAX_BODY as u64 {
-            return Err(too_large());
-        }
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > MAX_BODY as u64) {
+        return Err(too_large());
     }
     match Limited::new(req.into_body(), MAX_BODY).collect().await {
         Ok(c) => Ok(c.to_bytes()),
@@ -103,24 +129,36 @@ async fn route(ctx: Arc<Ctx>, req: Request<Incoming>) -> Result<Reply, ApiError>
             format!("{method} is not allowed on {}", req.uri().path()),
         ));
     }
-    let force = matches!(router::query_param(req.uri().query(), "force"), Some("true" | "1" | ""));
+    let query = req.uri().query().map(str::to_owned);
+    let q = query.as_deref();
+    if let Route::ProcessSub(id, pid, ProcessSub::Attach) = &route {
+        return api::attach::attach(&ctx, id, *pid, req);
+    }
     let body = read_body(req).await?;
     match (method, route) {
         (Method::GET, Route::State) => api::state::get(&ctx),
-        (Method::GET, Route::Version) => Reply::json(
-            StatusCode::OK,
-            &serde_json::json!({"version": env!("CARGO_PKG_VERSION"), "apiVersion": "1"}),
-        ),
+        (Method::GET, Route::Version) => api::state::version(&ctx),
+        (Method::GET, Route::Metrics) => api::metrics::get(&ctx),
+        (Method::GET, Route::Events) => api::events::stream(&ctx, router::query_param(q, "id").map(str::to_owned)),
         (Method::GET, Route::Container(id)) => api::containers::get(&ctx, &id),
         (Method::POST, Route::Container(id)) => api::containers::start(ctx, id, body).await,
         (Method::PATCH, Route::Container(id)) => api::containers::update(ctx, id, body).await,
-        (Method::DELETE, Route::Container(id)) => api::containers::delete(ctx, id, force).await,
+        (Method::DELETE, Route::Container(id)) => {
+            api::containers::delete(ctx, id, router::query_flag(q, "force")).await
+        }
+        (Method::GET, Route::ContainerSub(id, ContainerSub::Stats)) => {
+            api::stats::get(ctx, id, router::query_flag(q, "stream")).await
+        }
+        (Method::GET, Route::ContainerSub(id, ContainerSub::Logs)) => api::logs::get(ctx, id, query).await,
+        (Method::POST, Route::ContainerSub(id, ContainerSub::Wait)) => api::wait::container(ctx, id).await,
         (Method::PUT, Route::ContainerProcesses(id)) => api::process::add(ctx, id, body).await,
         (Method::GET, Route::ContainerProcesses(id)) => api::process::list(&ctx, &id),
         (Method::POST, Route::ContainerProcess(id, pid)) => api::process::signal(&ctx, &id, pid, &body),
+        (Method::POST, Route::ProcessSub(id, pid, ProcessSub::Wait)) => api::wait::process(ctx, id, pid).await,
+        (Method::POST, Route::ProcessSub(id, pid, ProcessSub::Resize)) => api::attach::resize(&ctx, &id, pid, &body),
         (m, r) => Err(ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
-            format!("{m} is not served on {r:?}"),
+            format!("{m} is not served on {}", r.label()),
         )),
     }
 }

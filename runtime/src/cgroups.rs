@@ -54,3 +54,43 @@ pub fn remove(id: &str, path: &Path) -> Result<()> {
         last.unwrap_or_default()
     )))
 }
+
+/// Raw cgroup readings of the container (libcgroups' view, v1 or v2).
+pub fn stats(id: &str, path: &Path) -> Result<libcgroups::stats::Stats> {
+    manager(id, path)?
+        .stats()
+        .map_err(|e| Error::internal(format!("reading cgroup {path:?}: {e}")))
+}
+
+/// Applies new limits to the live cgroup.
+pub fn apply(id: &str, path: &Path, resources: &oci_spec::runtime::LinuxResources) -> Result<()> {
+    let opt = libcgroups::common::ControllerOpt {
+        resources,
+        disable_oom_killer: false,
+        oom_score_adj: None,
+        freezer_state: None,
+    };
+    manager(id, path)?
+        .apply(&opt)
+        .map_err(|e| Error::invalid(format!("applying resources to cgroup {path:?}: {e}")))
+}
+
+/// Whether the kernel's OOM killer killed a task of this cgroup (v1 `memory.oom_control`, v2
+/// `memory.events`).
+pub fn oom_killed(path: &Path) -> bool {
+    let rel = path.strip_prefix("/").unwrap_or(path);
+    let read_count = |file: std::path::PathBuf, key: &str| -> u64 {
+        std::fs::read_to_string(file)
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix(key).and_then(|v| v.trim().parse::<u64>().ok()))
+            })
+            .unwrap_or(0)
+    };
+    let v1 = Path::new("/sys/fs/cgroup/memory").join(rel).join("memory.oom_control");
+    if v1.exists() {
+        return read_count(v1, "oom_kill ") > 0;
+    }
+    read_count(Path::new("/sys/fs/cgroup").join(rel).join("memory.events"), "oom_kill ") > 0
+}

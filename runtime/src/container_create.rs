@@ -75,6 +75,8 @@ impl Runtime {
                 exit_status: None,
                 created_at: String::new(),
                 cgroups_path: bundle.cgroups_path.clone(),
+                stdout: PathBuf::new(),
+                stderr: PathBuf::new(),
                 processes: Vec::new(),
             };
             inner.containers.insert(
@@ -117,12 +119,12 @@ impl Runtime {
         let stderr = opts.stderr.clone().unwrap_or_else(|| dir.join("stderr.log"));
 
         let since = Instant::now();
-        let pid = self.spawner.call(&Request::Create(CreateRequest {
+        let (pid, _) = self.spawner.call(&Request::Create(CreateRequest {
             id: id.to_owned(),
             lc_root: self.lc_root.clone(),
             bundle: dir.clone(),
-            stdout,
-            stderr,
+            stdout: stdout.clone(),
+            stderr: stderr.clone(),
             seccomp: bundle.seccomp.as_deref().cloned(),
         }))?;
         let start_time = crate::reaper::start_time(pid).unwrap_or(0);
@@ -138,6 +140,8 @@ impl Runtime {
             exit_status: None,
             created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
             cgroups_path: bundle.cgroups_path.clone(),
+            stdout,
+            stderr,
             processes: Vec::new(),
         };
         if let Some(status) = exited {

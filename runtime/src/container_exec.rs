@@ -25,11 +25,6 @@ impl Runtime {
         if opts.args.is_empty() || opts.args[0].is_empty() {
             return Err(Error::invalid("args must name a program"));
         }
-        if opts.terminal {
-            return Err(Error::invalid(
-                "terminal: true is not available yet (interactive exec arrives with the attach API)",
-            ));
-        }
         if let Some(cwd) = &opts.cwd {
             if !cwd.starts_with('/') {
                 return Err(Error::invalid(format!("cwd {cwd:?} must be an absolute path")));
@@ -70,9 +65,12 @@ impl Runtime {
             stdout: tmp_out.clone(),
             stderr: tmp_err.clone(),
             seccomp: seccomp.as_deref().cloned(),
+            terminal: opts.terminal,
+            bundle: dir.clone(),
+            console_socket: dir.join(format!(".console-{nonce}.sock")),
         }));
-        let pid = match result {
-            Ok(pid) => pid,
+        let (pid, pty) = match result {
+            Ok(r) => r,
             Err(e) => {
                 let _ = std::fs::remove_file(&tmp_out);
                 let _ = std::fs::remove_file(&tmp_err);
@@ -89,6 +87,11 @@ impl Runtime {
 
         let mut inner = self.lock();
         let exited = Runtime::claim(&mut inner, pid, Owner::Exec(id.to_owned()), since);
+        if let Some(master) = pty {
+            if exited.is_none() {
+                inner.ptys.insert(pid, std::sync::Arc::new(master));
+            }
+        }
         let Some(e) = inner.containers.get_mut(id) else {
             return Err(Error::not_found(format!("container {id} was deleted meanwhile")));
         };

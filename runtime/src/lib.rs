@@ -8,6 +8,7 @@ mod container_delete;
 mod container_exec;
 mod container_pause;
 mod container_signal;
+mod container_stats;
 pub mod error;
 pub mod events;
 pub mod id;
@@ -19,6 +20,7 @@ mod supervisor;
 
 pub use container_create::CreateOptions;
 pub use container_exec::ExecOptions;
+pub use container_stats::{ContainerStats, ResourceUpdate};
 pub use error::{Error, ErrorKind, Result};
 pub use events::Event;
 pub use spawner::Spawner;

@@ -25,7 +25,7 @@ use libcontainer::workload::default::DefaultExecutor;
 use libcontainer::workload::{Executor, ExecutorError, ExecutorValidationError};
 use nix::sys::signal::{self, SigHandler, SigSet, SigmaskHow, Signal};
 use nix::sys::socket::{
-    recv, recvmsg, send, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag,
+    recvmsg, send, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag,
     SockType,
 };
 use nix::unistd::{fork, ForkResult, Pid};
@@ -71,6 +71,12 @@ pub struct ExecRequest {
     pub stdout: PathBuf,
     pub stderr: PathBuf,
     pub seccomp: Option<CompiledSeccomp>,
+    /// Allocate a pty inside the container: its master comes back with the reply.
+    pub terminal: bool,
+    /// The container's normalized bundle (its process settings are the base of a terminal exec).
+    pub bundle: PathBuf,
+    /// Where the worker listens for the pty master (libcontainer's console socket).
+    pub console_socket: PathBuf,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -116,8 +122,9 @@ impl Spawner {
         self.pid
     }
 
-    /// Sends one request and waits for its worker's answer: the pid of the new process.
-    pub fn call(&self, req: &Request) -> Result<i32> {
+    /// Sends one request and waits for its worker's answer: the pid of the new process, and the
+    /// master of its pty when it asked for a terminal.
+    pub fn call(&self, req: &Request) -> Result<(i32, Option<OwnedFd>)> {
         let body = serde_json::to_vec(req).map_err(|e| Error::internal(format!("encoding spawn request: {e}")))?;
         if body.len() > MAX_MSG {
             return Err(Error::invalid("request too large for the fork server"));
@@ -136,17 +143,38 @@ impl Spawner {
         .map_err(|e| Error::internal(format!("fork server unreachable: {e}")))?;
         drop(reply_theirs);
         let mut buf = vec![0u8; 64 * 1024];
-        let n = loop {
-            match recv(reply_ours.as_raw_fd(), &mut buf, MsgFlags::empty()) {
+        let (n, fd) = loop {
+            let mut cmsg_space = nix::cmsg_space!([RawFd; 1]);
+            let mut iov = [IoSliceMut::new(&mut buf)];
+            match recvmsg::<()>(
+                reply_ours.as_raw_fd(),
+                &mut iov,
+                Some(&mut cmsg_space),
+                MsgFlags::MSG_CMSG_CLOEXEC,
+            ) {
                 Err(nix::errno::Errno::EINTR) => continue,
-                other => break other?,
+                Err(e) => return Err(e.into()),
+                Ok(msg) => {
+                    let mut fd = None;
+                    if let Ok(cmsgs) = msg.cmsgs() {
+                        for c in cmsgs {
+                            if let ControlMessageOwned::ScmRights(v) = c {
+                                for raw in v {
+                                    // SAFETY: received with this message; owned by nobody else.
+                                    fd = Some(unsafe { OwnedFd::from_raw_fd(raw) });
+                                }
+                            }
+                        }
+                    }
+                    break (msg.bytes, fd);
+                }
             }
         };
         if n == 0 {
             return Err(Error::internal("the fork server's worker died without an answer"));
         }
         match serde_json::from_slice::<Reply>(&buf[..n]) {
-            Ok(Reply::Ok { pid }) => Ok(pid),
+            Ok(Reply::Ok { pid }) => Ok((pid, fd)),
             Ok(Reply::Err { message }) => Err(Error::internal(message)),
             Err(e) => Err(Error::internal(format!("bad answer from the fork server: {e}"))),
         }
@@ -211,8 +239,8 @@ fn serve(ctl: OwnedFd, log_filter: String) -> ! {
             Ok(ForkResult::Child) => {
                 drop(ctl);
                 let _log = worker_logging(&log_filter);
-                let out = worker(req);
-                answer(&reply, &out);
+                let (out, fd) = worker(req);
+                answer_with_fd(&reply, &out, fd.as_ref());
                 exit_now(0);
             }
             Ok(ForkResult::Parent { .. }) => drop(reply),
@@ -253,8 +281,20 @@ impl std::io::Write for FileWriter {
 }
 
 fn answer(fd: &OwnedFd, reply: &Reply) {
-    if let Ok(body) = serde_json::to_vec(reply) {
-        let _ = send(fd.as_raw_fd(), &body, MsgFlags::empty());
+    answer_with_fd(fd, reply, None)
+}
+
+fn answer_with_fd(fd: &OwnedFd, reply: &Reply, attached: Option<&OwnedFd>) {
+    let Ok(body) = serde_json::to_vec(reply) else { return };
+    match attached {
+        None => {
+            let _ = send(fd.as_raw_fd(), &body, MsgFlags::empty());
+        }
+        Some(a) => {
+            let fds = [a.as_raw_fd()];
+            let cmsg = [ControlMessage::ScmRights(&fds)];
+            let _ = sendmsg::<()>(fd.as_raw_fd(), &[IoSlice::new(&body)], &cmsg, MsgFlags::empty(), None);
+        }
     }
 }
 
@@ -264,7 +304,7 @@ fn exit_now(code: i32) -> ! {
 }
 
 /// Runs one request in a fresh single-threaded worker.
-fn worker(req: Request) -> Reply {
+fn worker(req: Request) -> (Reply, Option<OwnedFd>) {
     // Workers (and the containers they start) must not inherit the server's signal setup.
     // SAFETY: restoring default dispositions installs no handler code.
     let _ = unsafe { signal::signal(Signal::SIGCHLD, SigHandler::SigDfl) };
@@ -272,12 +312,13 @@ fn worker(req: Request) -> Reply {
     let _ = signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
     let _ = nix::sys::prctl::set_pdeathsig(None);
     let result = match req {
-        Request::Create(r) => create(r),
-        Request::Exec(r) => exec(r),
+        Request::Create(r) => create(r).map(|pid| (pid, None)),
+        Request::Exec(r) if r.terminal => exec_terminal(r).map(|(pid, fd)| (pid, Some(fd))),
+        Request::Exec(r) => exec(r).map(|pid| (pid, None)),
     };
     match result {
-        Ok(pid) => Reply::Ok { pid },
-        Err(message) => Reply::Err { message },
+        Ok((pid, fd)) => (Reply::Ok { pid }, fd),
+        Err(message) => (Reply::Err { message }, None),
     }
 }
 
@@ -345,6 +386,100 @@ fn exec(req: ExecRequest) -> std::result::Result<i32, String> {
         .build()
         .map_err(|e| format!("exec in container {}: {e}", req.id))?;
     Ok(pid.as_raw())
+}
+
+/// An exec with a pty: libcontainer's init opens the pty inside the container and sends its
+/// master over the console socket, where this worker picks it up for the daemon.
+fn exec_terminal(req: ExecRequest) -> std::result::Result<(i32, OwnedFd), String> {
+    let spec = Spec::load(req.bundle.join("config.json")).map_err(|e| format!("loading the container's spec: {e}"))?;
+    let base = spec.process().clone().ok_or("the container's spec has no process")?;
+    let mut env: Vec<String> = base.env().clone().unwrap_or_default();
+    for kv in &req.env {
+        let key = kv.split('=').next().unwrap_or("");
+        env.retain(|e| e.split('=').next() != Some(key));
+        env.push(kv.clone());
+    }
+    if !env.iter().any(|e| e.starts_with("TERM=")) {
+        env.push("TERM=xterm".to_owned());
+    }
+    let mut user = base.user().clone();
+    user.set_uid(req.uid);
+    user.set_gid(req.gid);
+    user.set_additional_gids(if req.additional_gids.is_empty() {
+        None
+    } else {
+        Some(req.additional_gids.clone())
+    });
+    let mut process = base;
+    process
+        .set_args(Some(req.args.clone()))
+        .set_env(Some(env))
+        .set_cwd(req.cwd.clone().unwrap_or_else(|| PathBuf::from("/")))
+        .set_user(user)
+        .set_terminal(Some(true))
+        .set_console_size(None);
+    let process_json = req.console_socket.with_extension("process.json");
+    let body = serde_json::to_vec(&process).map_err(|e| e.to_string())?;
+    std::fs::write(&process_json, body).map_err(|e| format!("writing {process_json:?}: {e}"))?;
+    let _ = std::fs::remove_file(&req.console_socket);
+    let listener = std::os::unix::net::UnixListener::bind(&req.console_socket)
+        .map_err(|e| format!("binding the console socket {:?}: {e}", req.console_socket))?;
+    let cleanup = || {
+        let _ = std::fs::remove_file(&req.console_socket);
+        let _ = std::fs::remove_file(&process_json);
+    };
+    let built = ContainerBuilder::new(req.id.clone(), SyscallType::default())
+        .with_root_path(&req.lc_root)
+        .map_err(|e| e.to_string())
+        .map(|b| {
+            b.with_executor(SeccompExecutor {
+                seccomp: req.seccomp.clone(),
+            })
+            .with_console_socket(Some(&req.console_socket))
+            .as_tenant()
+            .with_process(Some(&process_json))
+            .with_detach(true)
+            .build()
+        });
+    let pid = match built {
+        Ok(Ok(pid)) => pid,
+        Ok(Err(e)) => {
+            cleanup();
+            return Err(format!("exec in container {}: {e}", req.id));
+        }
+        Err(e) => {
+            cleanup();
+            return Err(e);
+        }
+    };
+    let master = receive_master(&listener);
+    cleanup();
+    master.map(|m| (pid.as_raw(), m))
+}
+
+fn receive_master(listener: &std::os::unix::net::UnixListener) -> std::result::Result<OwnedFd, String> {
+    let (conn, _) = listener
+        .accept()
+        .map_err(|e| format!("accepting the console socket: {e}"))?;
+    let mut buf = [0u8; 4096];
+    let mut cmsg_space = nix::cmsg_space!([RawFd; 1]);
+    let mut iov = [IoSliceMut::new(&mut buf)];
+    let msg = recvmsg::<()>(
+        conn.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg_space),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .map_err(|e| format!("receiving the pty master: {e}"))?;
+    for c in msg.cmsgs().map_err(|e| e.to_string())? {
+        if let ControlMessageOwned::ScmRights(v) = c {
+            if let Some(fd) = v.first() {
+                // SAFETY: just received; owned by nobody else.
+                return Ok(unsafe { OwnedFd::from_raw_fd(*fd) });
+            }
+        }
+    }
+    Err("the container sent no pty master".to_owned())
 }
 
 /// libcontainer's default executor, with ctrd's seccomp filter installed right before `execve`.

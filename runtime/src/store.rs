@@ -68,6 +68,11 @@ pub struct ContainerRecord {
     /// RFC 3339.
     pub created_at: String,
     pub cgroups_path: PathBuf,
+    /// Where the container's stdout/stderr go.
+    #[serde(default)]
+    pub stdout: PathBuf,
+    #[serde(default)]
+    pub stderr: PathBuf,
     #[serde(default)]
     pub processes: Vec<ProcessRecord>,
 }
@@ -110,6 +115,8 @@ mod tests {
             exit_status: None,
             created_at: "2026-01-01T00:00:00Z".into(),
             cgroups_path: "/ctrd/c1".into(),
+            stdout: "/x/stdout.log".into(),
+            stderr: "/x/stderr.log".into(),
             processes: vec![ProcessRecord {
                 pid: 43,
                 start_time: 8,

@@ -56,6 +56,8 @@ pub(crate) struct Inner {
     pub containers: HashMap<String, Entry>,
     pub owners: HashMap<i32, Owner>,
     pub unclaimed: HashMap<i32, (Option<i32>, Instant)>,
+    /// Pty masters of terminal execs, by pid.
+    pub ptys: HashMap<i32, Arc<std::os::fd::OwnedFd>>,
 }
 
 pub struct Runtime {
@@ -64,6 +66,8 @@ pub struct Runtime {
     pub(crate) spawner: Spawner,
     pub(crate) inner: Mutex<Inner>,
     pub(crate) exited: Condvar,
+    /// Woken on every exit, for async waiters.
+    exits: tokio::sync::Notify,
     watcher: PidfdWatcher,
     events: broadcast::Sender<Event>,
 }
@@ -95,6 +99,7 @@ impl Runtime {
             spawner,
             inner: Mutex::new(Inner::default()),
             exited: Condvar::new(),
+            exits: tokio::sync::Notify::new(),
             watcher,
             events,
         });
@@ -186,6 +191,9 @@ impl Runtime {
                     if e.rec.pid == pid && e.rec.status != Status::Stopped {
                         e.rec.status = Status::Stopped;
                         e.rec.exit_status = status;
+                        if status == Some(137) && crate::cgroups::oom_killed(&e.rec.cgroups_path) {
+                            self.emit(Event::new("oom", &id, Some(pid), status));
+                        }
                         if let Err(err) = self.persist(&e.rec) {
                             tracing::error!(id, "saving exit: {err}");
                         }
@@ -195,6 +203,7 @@ impl Runtime {
                 }
             }
             Some(Owner::Exec(id)) => {
+                inner.ptys.remove(&pid);
                 if let Some(e) = inner.containers.get_mut(&id) {
                     if let Some(p) = e.rec.processes.iter_mut().find(|p| p.pid == pid && p.running) {
                         p.running = false;
@@ -216,6 +225,44 @@ impl Runtime {
         }
         drop(inner);
         self.exited.notify_all();
+        self.exits.notify_waiters();
+    }
+
+    /// Notified on every exit: an async waiter enables a `notified()` future, checks the state,
+    /// then awaits it.
+    pub fn exits(&self) -> &tokio::sync::Notify {
+        &self.exits
+    }
+
+    /// The exit status of one of the container's processes (its init or an exec'd one): `None`
+    /// while it runs, `Some(status)` once it exited (the status itself may be unknown).
+    pub fn process_exit(&self, id: &str, pid: i32) -> Result<Option<Option<i32>>> {
+        let inner = self.lock();
+        let e = match inner.containers.get(id) {
+            Some(e) if !e.creating => e,
+            _ => return Err(Error::not_found(format!("no such container: {id}"))),
+        };
+        if e.rec.pid == pid {
+            return Ok((e.rec.status == Status::Stopped).then_some(e.rec.exit_status));
+        }
+        match e.rec.processes.iter().find(|p| p.pid == pid) {
+            Some(p) => Ok((!p.running).then_some(p.exit_status)),
+            None => Err(Error::not_found(format!("container {id} has no process {pid}"))),
+        }
+    }
+
+    /// The pty master of a terminal exec (shared: attach and resize use it).
+    pub fn pty(&self, id: &str, pid: i32) -> Result<Arc<std::os::fd::OwnedFd>> {
+        let inner = self.lock();
+        match inner.containers.get(id) {
+            Some(e) if !e.creating && e.rec.processes.iter().any(|p| p.pid == pid) => {}
+            _ => return Err(Error::not_found(format!("container {id} has no process {pid}"))),
+        }
+        inner
+            .ptys
+            .get(&pid)
+            .cloned()
+            .ok_or_else(|| Error::conflict(format!("process {pid} has no terminal (or it has exited)")))
     }
 
     /// Reads the records of a previous run: containers still alive (same pid and start time) are

@@ -24,16 +24,23 @@ pub async fn start(ctx: Arc<Ctx>, id: String, body: Bytes) -> Result<Reply, ApiE
         stderr: req.stderr.filter(|s| !s.is_empty()).map(PathBuf::from),
         checkpoint: req.checkpoint.filter(|s| !s.is_empty()),
     };
+    if req.checkpoint_container.is_some() && opts.checkpoint.is_none() {
+        return Err(ApiError::bad_request("checkpointContainer needs checkpoint"));
+    }
     let _slot = ctx
         .spawn_slots
         .acquire()
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?;
     let rt = ctx.runtime.clone();
-    let rec = blocking(move || rt.create(&id, opts).map_err(ApiError::from)).await?;
+    let started = std::time::Instant::now();
+    let result = blocking(move || rt.create(&id, opts).map_err(ApiError::from)).await;
+    let start_ms = started.elapsed().as_secs_f64() * 1000.0;
+    ctx.metrics.record_start(start_ms / 1000.0, result.is_ok());
+    let rec = result?;
     Reply::json(
         StatusCode::CREATED,
-        &json!({"id": rec.id, "pid": rec.pid, "status": rec.status.as_str()}),
+        &json!({"id": rec.id, "pid": rec.pid, "status": rec.status.as_str(), "startMs": start_ms}),
     )
 }
 
@@ -47,6 +54,15 @@ pub async fn update(ctx: Arc<Ctx>, id: String, body: Bytes) -> Result<Reply, Api
     let req: UpdateContainer = parse_json(&body)?;
     runtime::id::validate_id("container id", &id)?;
     let rt = ctx.runtime.clone();
+    let given =
+        usize::from(req.status.is_some()) + usize::from(req.signal.is_some()) + usize::from(req.resources.is_some());
+    if given > 1 {
+        return Err(ApiError::bad_request("give one of status, signal or resources"));
+    }
+    if let Some(res) = req.resources {
+        let rec = blocking(move || rt.update_resources(&id, &res).map_err(ApiError::from)).await?;
+        return Reply::json(StatusCode::OK, &Container::from(&rec));
+    }
     let rec = match (req.status.as_deref(), req.signal) {
         (Some(_), Some(_)) => return Err(ApiError::bad_request("give either status or signal, not both")),
         (Some("paused"), None) => blocking(move || rt.pause(&id).map_err(ApiError::from)).await?,
@@ -57,7 +73,11 @@ pub async fn update(ctx: Arc<Ctx>, id: String, body: Bytes) -> Result<Reply, Api
             )))
         }
         (None, Some(sig)) => rt.signal(&id, sig)?,
-        (None, None) => return Err(ApiError::bad_request("nothing to update: give status or signal")),
+        (None, None) => {
+            return Err(ApiError::bad_request(
+                "nothing to update: give status, signal or resources",
+            ))
+        }
     };
     Reply::json(StatusCode::OK, &Container::from(&rec))
 }

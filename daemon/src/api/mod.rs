@@ -1,9 +1,15 @@
 //! One module per resource: each parses its request into typed runtime calls.
 
+pub mod attach;
 pub mod containers;
+pub mod events;
+pub mod logs;
+pub mod metrics;
 pub mod process;
 pub mod state;
+pub mod stats;
 pub mod types;
+pub mod wait;
 
 use std::sync::Arc;
 
@@ -13,6 +19,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
+use crate::body::Body;
 use crate::error::ApiError;
 
 /// What every handler may use.
@@ -21,12 +28,17 @@ pub struct Ctx {
     pub machine_id: String,
     /// Bounds concurrent creates and execs to what the machine can use.
     pub spawn_slots: Semaphore,
+    pub metrics: metrics::Metrics,
+    /// The CRIU version found at start-up, if any.
+    pub criu_version: Option<String>,
 }
 
-/// A handler's answer: a status and a JSON body (or none).
+/// A handler's answer.
 pub struct Reply {
     pub status: StatusCode,
-    pub body: Option<Vec<u8>>,
+    pub body: Body,
+    pub content_type: &'static str,
+    pub headers: Vec<(hyper::header::HeaderName, hyper::header::HeaderValue)>,
 }
 
 impl Reply {
@@ -34,11 +46,26 @@ impl Reply {
         let body = serde_json::to_vec(value).map_err(|e| ApiError::internal(format!("encoding answer: {e}")))?;
         Ok(Reply {
             status,
-            body: Some(body),
+            body: crate::body::full(body),
+            content_type: "application/json",
+            headers: Vec::new(),
         })
     }
     pub fn empty(status: StatusCode) -> Reply {
-        Reply { status, body: None }
+        Reply {
+            status,
+            body: crate::body::full(Bytes::new()),
+            content_type: "application/json",
+            headers: Vec::new(),
+        }
+    }
+    pub fn stream(content_type: &'static str, body: Body) -> Reply {
+        Reply {
+            status: StatusCode::OK,
+            body,
+            content_type,
+            headers: Vec::new(),
+        }
     }
 }
 

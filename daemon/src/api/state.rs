@@ -19,3 +19,16 @@ pub fn get(ctx: &Ctx) -> Result<Reply, ApiError> {
     };
     Reply::json(StatusCode::OK, &state)
 }
+
+/// `GET /version`.
+pub fn version(ctx: &Ctx) -> Result<Reply, ApiError> {
+    Reply::json(
+        StatusCode::OK,
+        &serde_json::json!({
+            "version": env!("CARGO_PKG_VERSION"),
+            "apiVersion": crate::API_VERSION,
+            "libcontainer": env!("CTRD_LIBCONTAINER_VERSION"),
+            "criu": ctx.criu_version,
+        }),
+    )
+}

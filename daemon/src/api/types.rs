@@ -9,6 +9,7 @@ pub struct StartContainer {
     pub stdout: Option<String>,
     pub stderr: Option<String>,
     pub checkpoint: Option<String>,
+    pub checkpoint_container: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -16,6 +17,7 @@ pub struct StartContainer {
 pub struct UpdateContainer {
     pub status: Option<String>,
     pub signal: Option<i64>,
+    pub resources: Option<runtime::ResourceUpdate>,
 }
 
 #[derive(Debug, Deserialize, Serialize, Clone, Default)]
