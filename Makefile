@@ -6,12 +6,13 @@ DEMO_BUNDLE ?= /var/lib/ctrd/bundles/busybox
 LISTEN ?= --listen unix:///run/ctrd/ctrd.sock --listen tcp://127.0.0.1:8888
 TEST_THREADS ?= 4
 
-.PHONY: all deps build release bundle run test unit integration fmt clippy lint clean
+.PHONY: all deps build release bundle run test unit criu-test integration fmt lint clean
 
 all: build
 
 deps:
 	bash scripts/install-deps.sh
+	bash scripts/install-criu.sh
 
 build:
 	$(CARGO) build --workspace --locked
@@ -29,11 +30,15 @@ run: deps release bundle
 unit:
 	$(CARGO) test --workspace --locked --lib --bins
 
+# The CRIU client against the real criu (root; skips loudly otherwise).
+criu-test:
+	$(CARGO) test -p criu --locked
+
 # Integration tests start the real ctrd binary; they need root (they skip loudly otherwise).
 integration: build
 	CTRD_BIN=$(CURDIR)/target/debug/ctrd $(CARGO) test -p ctrd-tests --locked -- --test-threads=$(TEST_THREADS)
 
-test: deps unit integration
+test: deps unit criu-test integration
 
 fmt:
 	$(CARGO) fmt --all

@@ -1,0 +1,320 @@
+//! The daemon process itself: crash + restart (re-adoption), environment
+//! independence, listeners, SIGTERM.
+
+use ctrd_tests::*;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[test]
+fn kill9_and_readopt() {
+    if skip_unless_root() {
+        return;
+    }
+    let d = Daemon::start();
+    let b = d.bundle("adopt", &["sleep", "1000"]);
+    let ids: Vec<String> = (0..3).map(|i| unique_id(&format!("adopt{i}"))).collect();
+    let pids: Vec<i32> = ids.iter().map(|id| d.create_ok(id, &b)).collect();
+    let pre_exec = d.exec_ok(&ids[0], &["sleep", "1000"]);
+    assert!(wait_until(WAIT, || pid_alive(pre_exec)));
+
+    d.kill9();
+    for (id, pid) in ids.iter().zip(&pids) {
+        assert!(pid_alive(*pid), "container {id} (pid {pid}) died with the daemon");
+    }
+    assert!(pid_alive(pre_exec), "exec'd process died with the daemon");
+
+    // Kill the third container by hand while the daemon is down.
+    let dead = pids[2];
+    assert!(send_signal(dead, libc::SIGKILL));
+    assert!(
+        wait_until(WAIT, || !pid_alive(dead)),
+        "pid {dead} did not die from SIGKILL"
+    );
+
+    d.restart();
+    let listed = d.container_ids();
+    for id in &ids {
+        assert!(listed.contains(id), "{id} not listed after restart: {listed:?}");
+    }
+    for i in 0..2 {
+        let c = d.container(&ids[i]);
+        assert_eq!(c["status"], json!("running"), "adopted {}: {c}", ids[i]);
+        assert_eq!(c["pid"], json!(pids[i]), "adopted {} changed pid: {c}", ids[i]);
+        assert!(c["exitStatus"].is_null(), "{c}");
+    }
+    let c = d.container(&ids[2]);
+    assert_eq!(c["status"], json!("stopped"), "died while down: {c}");
+    assert!(
+        c["exitStatus"].is_null(),
+        "exitStatus of a container that died while down: {c}"
+    );
+
+    // Exec into an adopted container.
+    let e = d.exec_ok(&ids[1], &["sh", "-c", "echo adopted-exec"]);
+    wait_file_contains(d.exec_stdout(&ids[1], e), "adopted-exec", WAIT);
+    // ... and its namespaces are the container's.
+    let e2 = d.exec_ok(&ids[1], &["sleep", "1000"]);
+    assert!(wait_until(WAIT, || pid_alive(e2)));
+    assert_eq!(ns_link(e2, "pid"), ns_link(pids[1], "pid"));
+    assert_eq!(ns_link(e2, "mnt"), ns_link(pids[1], "mnt"));
+    // Signal that exec'd process.
+    let r = d.post(
+        &format!("/containers/{}/process/{e2}", ids[1]),
+        Some(json!({ "signal": 9 })),
+    );
+    assert_eq!(r.status, 200, "signal exec in adopted container: {r:?}");
+    assert!(wait_until(WAIT, || !pid_alive(e2)));
+
+    // Pause / resume an adopted container.
+    let p0 = format!("/containers/{}", ids[0]);
+    let r = d.patch(&p0, Some(json!({ "status": "paused" })));
+    assert_eq!(r.status, 200, "pause adopted: {r:?}");
+    assert!(
+        wait_until(WAIT, || freezer_state(&ids[0]).as_deref() == Some("FROZEN")),
+        "adopted container not frozen: {:?}",
+        freezer_state(&ids[0])
+    );
+    let r = d.patch(&p0, Some(json!({ "status": "running" })));
+    assert_eq!(r.status, 200, "resume adopted: {r:?}");
+    assert!(wait_until(WAIT, || freezer_state(&ids[0]).as_deref() == Some("THAWED")));
+
+    // Kill an adopted container via the API → stopped.
+    let r = d.patch(&p0, Some(json!({ "signal": 9 })));
+    assert_eq!(r.status, 200, "signal adopted: {r:?}");
+    let c = d.wait_status(&ids[0], "stopped", WAIT);
+    assert!(
+        c["exitStatus"].is_null() || c["exitStatus"] == json!(137),
+        "adopted container killed by SIGKILL: {c}"
+    );
+    assert!(!pid_alive(pids[0]));
+    // Its exec from before the crash is gone with the pid namespace.
+    assert!(wait_until(WAIT, || !pid_alive(pre_exec)), "pre-crash exec survived");
+
+    // An adopted container that exits by itself is noticed.
+    assert!(send_signal(pids[1], libc::SIGKILL));
+    let c = d.wait_status(&ids[1], "stopped", WAIT);
+    assert!(
+        c["exitStatus"].is_null() || c["exitStatus"] == json!(137),
+        "adopted container that died: {c}"
+    );
+
+    // Delete works on all of them.
+    for id in &ids {
+        let r = d.delete(&format!("/containers/{id}"), None);
+        assert!(r.status == 204 || r.status == 200, "delete {id}: {r:?}");
+        d.assert_no_trace(id);
+    }
+}
+
+#[test]
+fn restart_twice_keeps_state() {
+    if skip_unless_root() {
+        return;
+    }
+    let d = Daemon::start();
+    let b = d.bundle("twice", &["sleep", "1000"]);
+    let running = unique_id("twice-run");
+    let stopped = unique_id("twice-stop");
+    let pid = d.create_ok(&running, &b);
+    let sb = d.bundle("twice-exit", &["sh", "-c", "exit 4"]);
+    d.create_short_ok(&stopped, &sb);
+    d.wait_status(&stopped, "stopped", WAIT);
+
+    d.kill9();
+    d.restart();
+    d.kill9();
+    d.restart();
+
+    let c = d.container(&running);
+    assert_eq!(c["status"], json!("running"), "{c}");
+    assert_eq!(c["pid"], json!(pid), "{c}");
+    // A container that had already stopped keeps its recorded exit status.
+    let c = d.container(&stopped);
+    assert_eq!(c["status"], json!("stopped"), "{c}");
+    assert_eq!(c["exitStatus"], json!(4), "exit status lost over restart: {c}");
+    d.force_delete(&running);
+    d.force_delete(&stopped);
+}
+
+#[test]
+fn no_other_runtime_on_path() {
+    if skip_unless_root() {
+        return;
+    }
+    let empty = TempDir::new("emptypath");
+    let path = empty.path().display().to_string();
+    let d = Daemon::start_with(&[], Some(&[("PATH", path.as_str())]));
+    let id = unique_id("nopath");
+    let b = d.bundle("nopath", &["sh", "-c", "echo started; sleep 1000"]);
+    let pid = d.create_ok(&id, &b);
+    wait_file_contains(d.stdout_log(&id), "started", WAIT);
+    assert_eq!(d.container(&id)["status"], json!("running"));
+    let e = d.exec_ok(&id, &["echo", "exec-ok"]);
+    wait_file_contains(d.exec_stdout(&id, e), "exec-ok", WAIT);
+    let r = d.patch(&format!("/containers/{id}"), Some(json!({ "status": "paused" })));
+    assert_eq!(r.status, 200, "{r:?}");
+    let r = d.patch(&format!("/containers/{id}"), Some(json!({ "status": "running" })));
+    assert_eq!(r.status, 200, "{r:?}");
+    d.force_delete(&id);
+    assert!(wait_until(WAIT, || !pid_alive(pid)));
+}
+
+fn wait_exit(child: &mut std::process::Child, timeout: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Ok(Some(st)) = child.try_wait() {
+            return Some(st);
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn tcp_non_loopback_refused_without_insecure_flag() {
+    if skip_unless_root() {
+        return;
+    }
+    let bin = ctrd_bin();
+    let dir = TempDir::new("tcp-refuse");
+    let port = free_tcp_port();
+    let mut child = Command::new(&bin)
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .arg("--root")
+        .arg(dir.path().join("root"))
+        .arg("--listen")
+        .arg(format!("tcp://0.0.0.0:{port}"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn ctrd");
+    let st = wait_exit(&mut child, Duration::from_secs(15));
+    let mut msg = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        use std::io::Read;
+        let _ = e.read_to_string(&mut msg);
+    }
+    if let Some(mut o) = child.stdout.take() {
+        use std::io::Read;
+        let _ = o.read_to_string(&mut msg);
+    }
+    let st = st.unwrap_or_else(|| panic!("ctrd kept running with --listen tcp://0.0.0.0:{port} and no --insecure-tcp"));
+    assert!(
+        !st.success(),
+        "ctrd exited 0 for a non-loopback tcp listener; output: {msg}"
+    );
+    assert!(!msg.trim().is_empty(), "ctrd refused the listener without a message");
+}
+
+#[test]
+fn tcp_loopback_and_unix_socket_mode() {
+    if skip_unless_root() {
+        return;
+    }
+    let port = free_tcp_port();
+    let listen = format!("tcp://127.0.0.1:{port}");
+    let d = Daemon::start_with(&["--listen", &listen], None);
+
+    let meta = std::fs::metadata(&d.socket).expect("socket metadata");
+    assert!(meta.file_type().is_socket(), "{} is not a socket", d.socket.display());
+    assert_eq!(
+        meta.permissions().mode() & 0o777,
+        0o600,
+        "unix socket mode is {:o}",
+        meta.permissions().mode() & 0o777
+    );
+
+    let addr = format!("127.0.0.1:{port}");
+    let mut last = None;
+    let ok = wait_until(WAIT, || match tcp_request(&addr, "GET", "/state", None) {
+        Ok(r) => {
+            let ok = r.status == 200;
+            last = Some(format!("{r:?}"));
+            ok
+        }
+        Err(e) => {
+            last = Some(e.to_string());
+            false
+        }
+    });
+    assert!(ok, "GET /state over tcp failed: {last:?}");
+    let r = tcp_request(&addr, "GET", "/state", None).unwrap();
+    assert!(r.json["containers"].is_array(), "{r:?}");
+    assert!(r.json["machine"]["cpus"].as_u64().unwrap_or(0) > 0, "{r:?}");
+
+    // The tcp listener serves the full API.
+    let id = unique_id("tcp");
+    let b = d.bundle("tcp", &["sleep", "1000"]);
+    let r = tcp_request(
+        &addr,
+        "POST",
+        &format!("/containers/{id}"),
+        Some(&json!({ "bundlePath": b.dir })),
+    )
+    .unwrap();
+    assert_eq!(r.status, 201, "create over tcp: {r:?}");
+    let pid = r.pid();
+    assert_eq!(d.container(&id)["pid"], json!(pid));
+    d.force_delete(&id);
+    assert!(wait_until(WAIT, || !pid_alive(pid)));
+}
+
+#[test]
+fn sigterm_exits_zero_and_leaves_containers_running() {
+    if skip_unless_root() {
+        return;
+    }
+    let d = Daemon::start();
+    let id = unique_id("term");
+    let b = d.bundle("term", &["sleep", "1000"]);
+    let pid = d.create_ok(&id, &b);
+
+    let st = d.sigterm().expect("ctrd did not exit within 30 s of SIGTERM");
+    assert_eq!(st.code(), Some(0), "ctrd exit status after SIGTERM: {st}");
+    assert!(pid_alive(pid), "container {pid} died with the daemon on SIGTERM");
+
+    // Come back, adopt, clean up.
+    d.restart();
+    let c = d.container(&id);
+    assert_eq!(c["status"], json!("running"), "{c}");
+    assert_eq!(c["pid"], json!(pid), "{c}");
+    d.force_delete(&id);
+    assert!(
+        wait_until(WAIT, || !pid_alive(pid)),
+        "force delete of adopted container"
+    );
+}
+
+#[test]
+fn machine_id_and_concurrency_flags() {
+    if skip_unless_root() {
+        return;
+    }
+    let d = Daemon::start_with(&["--id", "test-machine-7", "--concurrency", "2"], None);
+    let r = d.get("/state");
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.json["machine"]["id"], json!("test-machine-7"), "{r:?}");
+    // With --concurrency 2, several simultaneous creates still all succeed.
+    let b = d.bundle("conc", &["sleep", "1000"]);
+    let ids: Vec<String> = (0..6).map(|i| unique_id(&format!("conc{i}"))).collect();
+    std::thread::scope(|s| {
+        for id in &ids {
+            let d = &d;
+            let b = &b;
+            s.spawn(move || {
+                d.create_ok(id, b);
+            });
+        }
+    });
+    for id in &ids {
+        assert_eq!(d.container(id)["status"], json!("running"));
+        d.force_delete(id);
+    }
+}
