@@ -16,6 +16,7 @@ mod error;
 mod options;
 pub mod proto;
 mod session;
+pub mod stats;
 mod waiter;
 
 use std::collections::VecDeque;

@@ -45,6 +45,9 @@ struct Args {
     /// How many container creates/execs run at once (default: 4 per CPU).
     #[arg(long)]
     concurrency: Option<usize>,
+    /// The criu binary for checkpoint/restore (default: found on PATH).
+    #[arg(long)]
+    criu: Option<PathBuf>,
     /// Debug logging.
     #[arg(long)]
     debug: bool,
@@ -102,8 +105,10 @@ fn run(args: Args) -> Result<(), String> {
     let cfg = runtime::Config {
         state_dir: args.state_dir.clone(),
         root_dir: args.root.clone(),
+        criu_path: args.criu.clone(),
     };
     let rt = runtime::Runtime::new(cfg, spawner).map_err(|e| format!("starting the runtime: {e}"))?;
+    let rt_criu_version = rt.criu_version();
     let cpus = runtime::Runtime::machine().cpus;
     let machine_id = args.id.clone().unwrap_or_else(|| {
         nix::unistd::gethostname()
@@ -115,7 +120,7 @@ fn run(args: Args) -> Result<(), String> {
         machine_id,
         spawn_slots: Semaphore::new(args.concurrency.unwrap_or(cpus * 4).max(1)),
         metrics: api::metrics::Metrics::default(),
-        criu_version: None,
+        criu_version: rt_criu_version,
     });
 
     let tokio_rt = tokio::runtime::Builder::new_multi_thread()

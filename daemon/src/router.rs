@@ -29,6 +29,9 @@ pub enum Route {
     ContainerProcesses(String),
     ContainerProcess(String, i32),
     ProcessSub(String, i32, ProcessSub),
+    Checkpoints(String),
+    Checkpoint(String, String),
+    CheckpointArchive(String, String),
 }
 
 impl Route {
@@ -48,6 +51,9 @@ impl Route {
             Route::ProcessSub(_, _, ProcessSub::Wait) => "/containers/{id}/process/{pid}/wait",
             Route::ProcessSub(_, _, ProcessSub::Resize) => "/containers/{id}/process/{pid}/resize",
             Route::ProcessSub(_, _, ProcessSub::Attach) => "/containers/{id}/process/{pid}/attach",
+            Route::Checkpoints(_) => "/containers/{id}/checkpoint",
+            Route::Checkpoint(..) => "/containers/{id}/checkpoint/{name}",
+            Route::CheckpointArchive(..) => "/containers/{id}/checkpoint/{name}/archive",
         }
     }
 }
@@ -85,6 +91,9 @@ pub fn allowed(route: &Route) -> &'static [Method] {
         Route::ContainerProcess(..) => &[Method::POST],
         Route::ProcessSub(_, _, ProcessSub::Attach) => &[Method::GET, Method::POST],
         Route::ProcessSub(..) => &[Method::POST],
+        Route::Checkpoints(_) => &[Method::GET],
+        Route::Checkpoint(..) => &[Method::GET, Method::POST, Method::DELETE],
+        Route::CheckpointArchive(..) => &[Method::GET, Method::PUT],
     }
 }
 
@@ -109,6 +118,13 @@ pub fn parse(path: &str) -> Result<Route, ApiError> {
         ["containers", id, "logs"] => Ok(Route::ContainerSub(decode_segment(id)?, ContainerSub::Logs)),
         ["containers", id, "wait"] => Ok(Route::ContainerSub(decode_segment(id)?, ContainerSub::Wait)),
         ["containers", id, "process" | "processes"] => Ok(Route::ContainerProcesses(decode_segment(id)?)),
+        ["containers", id, "checkpoint" | "checkpoints"] => Ok(Route::Checkpoints(decode_segment(id)?)),
+        ["containers", id, "checkpoint" | "checkpoints", name] => {
+            Ok(Route::Checkpoint(decode_segment(id)?, decode_segment(name)?))
+        }
+        ["containers", id, "checkpoint" | "checkpoints", name, "archive"] => {
+            Ok(Route::CheckpointArchive(decode_segment(id)?, decode_segment(name)?))
+        }
         ["containers", id, "process" | "processes", pid] => {
             Ok(Route::ContainerProcess(decode_segment(id)?, parse_pid(pid)?))
         }

@@ -24,6 +24,20 @@ pub struct Bundle {
     pub cgroups_path: PathBuf,
 }
 
+impl Bundle {
+    /// Whether the container gets a network namespace of its own.
+    pub fn new_netns(&self) -> bool {
+        self.spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.namespaces().as_ref())
+            .is_some_and(|ns| {
+                ns.iter()
+                    .any(|n| n.typ() == LinuxNamespaceType::Network && n.path().is_none())
+            })
+    }
+}
+
 /// Fields of the OCI runtime spec that ctrd knows but does not honour. A bundle that sets one is
 /// refused with 400 naming the field: never silently ignored.
 const UNSUPPORTED: &[(&str, &str)] = &[

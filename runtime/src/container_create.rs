@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::events::Event;
 use crate::id::validate_id;
 use crate::spawner::{CreateRequest, Request};
@@ -18,6 +18,8 @@ pub struct CreateOptions {
     pub stderr: Option<PathBuf>,
     /// Restore from this checkpoint instead of a fresh start.
     pub checkpoint: Option<String>,
+    /// Whose checkpoint to restore (default: this container's own): cloning.
+    pub checkpoint_container: Option<String>,
 }
 
 fn check_output_path(field: &str, p: &Option<PathBuf>) -> Result<()> {
@@ -40,14 +42,22 @@ impl Runtime {
     /// Creates and starts a container. A failure leaves nothing behind.
     pub fn create(&self, id: &str, opts: CreateOptions) -> Result<ContainerRecord> {
         validate_id("container id", id)?;
-        if opts.checkpoint.is_some() {
-            return Err(Error::new(
-                ErrorKind::NotImplemented,
-                "restoring from a checkpoint is not available yet in this ctrd",
-            ));
-        }
         check_output_path("stdout", &opts.stdout)?;
         check_output_path("stderr", &opts.stderr)?;
+        let mut opts = opts;
+        if let Some(name) = &opts.checkpoint {
+            let source = opts.checkpoint_container.clone().unwrap_or_else(|| id.to_owned());
+            crate::id::validate_id("checkpointContainer", &source)?;
+            let info = self.checkpoint_info(&source, name)?;
+            if opts.bundle.as_os_str().is_empty() {
+                opts.bundle = info.bundle_path.clone();
+            }
+        } else if opts.checkpoint_container.is_some() {
+            return Err(Error::invalid("checkpointContainer needs checkpoint"));
+        }
+        if opts.bundle.as_os_str().is_empty() {
+            return Err(Error::invalid("bundlePath is required"));
+        }
         let bundle = bundle::load(id, &opts.bundle)?;
 
         // Reserve the id (a stopped container of that id is replaced).
@@ -119,14 +129,27 @@ impl Runtime {
         let stderr = opts.stderr.clone().unwrap_or_else(|| dir.join("stderr.log"));
 
         let since = Instant::now();
-        let (pid, _) = self.spawner.call(&Request::Create(CreateRequest {
-            id: id.to_owned(),
-            lc_root: self.lc_root.clone(),
-            bundle: dir.clone(),
-            stdout: stdout.clone(),
-            stderr: stderr.clone(),
-            seccomp: bundle.seccomp.as_deref().cloned(),
-        }))?;
+        let pid = match &opts.checkpoint {
+            None => {
+                self.spawner
+                    .call(&Request::Create(CreateRequest {
+                        id: id.to_owned(),
+                        lc_root: self.lc_root.clone(),
+                        bundle: dir.clone(),
+                        stdout: stdout.clone(),
+                        stderr: stderr.clone(),
+                        seccomp: bundle.seccomp.as_deref().cloned(),
+                        loopback: bundle.new_netns(),
+                    }))?
+                    .0
+            }
+            Some(name) => {
+                let source = opts.checkpoint_container.as_deref().unwrap_or(id);
+                let pid = self.restore_reserved(id, name, source, bundle, &dir, &stdout, &stderr)?;
+                self.write_libcontainer_state(id, pid, &dir, &bundle.spec)?;
+                pid
+            }
+        };
         let start_time = crate::reaper::start_time(pid).unwrap_or(0);
 
         let mut inner = self.lock();
@@ -166,6 +189,29 @@ impl Runtime {
             self.emit(Event::new("exit", id, Some(pid), status));
         }
         Ok(rec)
+    }
+
+    /// A restored container was not created by libcontainer: write the state libcontainer's exec
+    /// (tenant builder) expects to find.
+    fn write_libcontainer_state(
+        &self,
+        id: &str,
+        pid: i32,
+        bundle_dir: &std::path::Path,
+        spec: &oci_spec::runtime::Spec,
+    ) -> Result<()> {
+        use libcontainer::container::{Container, ContainerStatus};
+        let root = self.lc_root.join(id);
+        std::fs::create_dir_all(&root)?;
+        let mut c = Container::new(id, ContainerStatus::Running, Some(pid), bundle_dir, &root)
+            .map_err(|e| Error::internal(format!("libcontainer state: {e}")))?;
+        c.set_systemd(false).set_creator(0);
+        c.save()
+            .map_err(|e| Error::internal(format!("libcontainer state: {e}")))?;
+        libcontainer::config::YoukiConfig::from_spec(spec, id)
+            .and_then(|cfg| cfg.save(&root))
+            .map_err(|e| Error::internal(format!("libcontainer config: {e}")))?;
+        Ok(())
     }
 
     /// Removes everything a container had on the host: cgroup, libcontainer state, our state dir.

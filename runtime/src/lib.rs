@@ -3,6 +3,7 @@
 
 pub mod bundle;
 pub mod cgroups;
+pub mod checkpoint;
 mod container_create;
 mod container_delete;
 mod container_exec;
@@ -12,12 +13,14 @@ mod container_stats;
 pub mod error;
 pub mod events;
 pub mod id;
+pub mod netns;
 pub mod reaper;
 pub mod seccomp;
 pub mod spawner;
 pub mod store;
 mod supervisor;
 
+pub use checkpoint::{CheckpointInfo, CheckpointOptions};
 pub use container_create::CreateOptions;
 pub use container_exec::ExecOptions;
 pub use container_stats::{ContainerStats, ResourceUpdate};

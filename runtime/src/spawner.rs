@@ -55,6 +55,9 @@ pub struct CreateRequest {
     pub stdout: PathBuf,
     pub stderr: PathBuf,
     pub seccomp: Option<CompiledSeccomp>,
+    /// The container gets a new network namespace: bring its loopback up before it starts
+    /// (as runc does; libcontainer leaves it down).
+    pub loopback: bool,
 }
 
 /// Start a new process inside a running container.
@@ -349,6 +352,13 @@ fn create(req: CreateRequest) -> std::result::Result<i32, String> {
         .with_detach(true)
         .build()
         .map_err(|e| format!("creating container {}: {e}", req.id))?;
+    if req.loopback {
+        if let Some(pid) = container.pid() {
+            // This worker exits right after: moving it into the container's netns is harmless.
+            crate::netns::loopback_up_on_this_thread(pid.as_raw())
+                .map_err(|e| format!("bringing lo up in container {}: {e}", req.id))?;
+        }
+    }
     container
         .start()
         .map_err(|e| format!("starting container {}: {e}", req.id))?;

@@ -26,6 +26,8 @@ pub struct Config {
     pub state_dir: PathBuf,
     /// Durable data (`--root`).
     pub root_dir: PathBuf,
+    /// The criu binary (`--criu`); found on PATH when not given.
+    pub criu_path: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -39,6 +41,8 @@ pub struct Machine {
 pub(crate) enum Owner {
     Init(String),
     Exec(String),
+    /// A helper process the daemon spawned (CRIU) and waits for.
+    Helper,
 }
 
 pub(crate) struct Entry {
@@ -58,6 +62,8 @@ pub(crate) struct Inner {
     pub unclaimed: HashMap<i32, (Option<i32>, Instant)>,
     /// Pty masters of terminal execs, by pid.
     pub ptys: HashMap<i32, Arc<std::os::fd::OwnedFd>>,
+    /// Exits of helper processes, until their waiter takes them.
+    pub helper_exits: HashMap<i32, Option<i32>>,
 }
 
 pub struct Runtime {
@@ -70,6 +76,7 @@ pub struct Runtime {
     exits: tokio::sync::Notify,
     watcher: PidfdWatcher,
     events: broadcast::Sender<Event>,
+    criu: std::sync::OnceLock<crate::checkpoint::CriuState>,
 }
 
 impl Runtime {
@@ -102,11 +109,44 @@ impl Runtime {
             exits: tokio::sync::Notify::new(),
             watcher,
             events,
+            criu: std::sync::OnceLock::new(),
         });
         let _ = slot.set(Arc::downgrade(&rt));
         rt.adopt_existing();
         reaper::start_reaper(sink)?;
+        // CRIU is asked for its version through the reaper, like every child.
+        let criu = crate::checkpoint::CriuState::probe(rt.cfg.criu_path.as_deref(), rt.as_ref());
+        let _ = rt.criu.set(criu);
         Ok(rt)
+    }
+
+    pub(crate) fn criu_state(&self) -> &crate::checkpoint::CriuState {
+        static NONE: crate::checkpoint::CriuState = crate::checkpoint::CriuState {
+            criu: None,
+            version: None,
+            unavailable: None,
+            mem_track: false,
+        };
+        self.criu.get().unwrap_or(&NONE)
+    }
+
+    /// Waits for the exit of a helper child (CRIU): the reaper thread reaps it and hands the
+    /// status over here.
+    pub(crate) fn wait_helper(&self, pid: i32) -> Option<i32> {
+        let mut inner = self.lock();
+        if let Some((status, _)) = inner.unclaimed.remove(&pid) {
+            return status;
+        }
+        inner.owners.insert(pid, Owner::Helper);
+        loop {
+            if let Some(status) = inner.helper_exits.remove(&pid) {
+                return status;
+            }
+            inner = match self.exited.wait(inner) {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+        }
     }
 
     pub fn config(&self) -> &Config {
@@ -214,6 +254,9 @@ impl Runtime {
                         self.emit(Event::new("execExit", &id, Some(pid), status));
                     }
                 }
+            }
+            Some(Owner::Helper) => {
+                inner.helper_exits.insert(pid, status);
             }
             None => {
                 let now = Instant::now();

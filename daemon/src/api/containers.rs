@@ -14,15 +14,16 @@ use crate::error::ApiError;
 pub async fn start(ctx: Arc<Ctx>, id: String, body: Bytes) -> Result<Reply, ApiError> {
     let req: StartContainer = parse_json(&body)?;
     runtime::id::validate_id("container id", &id)?;
-    let bundle = req
-        .bundle_path
-        .filter(|b| !b.is_empty())
-        .ok_or_else(|| ApiError::bad_request("bundlePath is required"))?;
+    let bundle = req.bundle_path.filter(|b| !b.is_empty());
+    if bundle.is_none() && req.checkpoint.as_deref().unwrap_or("").is_empty() {
+        return Err(ApiError::bad_request("bundlePath is required"));
+    }
     let opts = runtime::CreateOptions {
-        bundle: PathBuf::from(bundle),
+        bundle: bundle.map(PathBuf::from).unwrap_or_default(),
         stdout: req.stdout.filter(|s| !s.is_empty()).map(PathBuf::from),
         stderr: req.stderr.filter(|s| !s.is_empty()).map(PathBuf::from),
         checkpoint: req.checkpoint.filter(|s| !s.is_empty()),
+        checkpoint_container: req.checkpoint_container.clone().filter(|s| !s.is_empty()),
     };
     if req.checkpoint_container.is_some() && opts.checkpoint.is_none() {
         return Err(ApiError::bad_request("checkpointContainer needs checkpoint"));

@@ -1,6 +1,7 @@
 //! One module per resource: each parses its request into typed runtime calls.
 
 pub mod attach;
+pub mod checkpoint;
 pub mod containers;
 pub mod events;
 pub mod logs;
