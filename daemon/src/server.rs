@@ -134,6 +134,13 @@ async fn route(ctx: Arc<Ctx>, req: Request<Incoming>) -> Result<Reply, ApiError>
     if let Route::ProcessSub(id, pid, ProcessSub::Attach) = &route {
         return api::attach::attach(&ctx, id, *pid, req);
     }
+    // Archives are streamed both ways: no 1 MiB body limit there.
+    if let Route::CheckpointArchive(id, name) = route {
+        return match method {
+            Method::GET => api::checkpoint::export(&ctx, id, name, q),
+            _ => api::checkpoint::import(ctx, id, name, req.into_body()).await,
+        };
+    }
     let body = read_body(req).await?;
     match (method, route) {
         (Method::GET, Route::State) => api::state::get(&ctx),

@@ -1,6 +1,7 @@
 //! ctrd's engine: containers created in-process through youki's libcontainer (from a
 //! single-threaded fork server), one reaper thread, state on disk. No HTTP here.
 
+pub mod archive;
 pub mod bundle;
 pub mod cgroups;
 pub mod checkpoint;
