@@ -160,7 +160,10 @@ fn ensure_tmpfs(dir: &std::path::Path) -> Result<(), String> {
         .map(|d| d.flatten().any(|e| e.file_name() != "ctrd.sock"))
         .unwrap_or(false);
     if has_state {
-        tracing::warn!(?dir, "the state dir is not a tmpfs but holds state: leaving it as it is");
+        tracing::warn!(
+            ?dir,
+            "the state dir is not a tmpfs but holds state: leaving it as it is"
+        );
         return Ok(());
     }
     nix::mount::mount(

@@ -408,18 +408,18 @@ impl Runtime {
         Ok(())
     }
 
-    /// Restores `opts.checkpoint` (of `opts.checkpoint_container`, default this id) as container
-    /// `id`, into the reserved entry. Returns (pid, stdout, stderr).
-    pub(crate) fn restore_reserved(
-        &self,
-        id: &str,
-        name: &str,
-        source: &str,
-        bundle: &crate::bundle::Bundle,
-        dir: &Path,
-        stdout: &Path,
-        stderr: &Path,
-    ) -> Result<i32> {
+    /// Restores checkpoint `r.name` of container `r.source` as container `r.id`, into its
+    /// reserved entry. Returns the restored init's pid.
+    pub(crate) fn restore_reserved(&self, r: &RestoreTarget<'_>) -> Result<i32> {
+        let RestoreTarget {
+            id,
+            name,
+            source,
+            bundle,
+            dir,
+            stdout,
+            stderr,
+        } = *r;
         let criu = self.criu()?;
         let images = self.checkpoint_dir(source, name);
         let info = self.checkpoint_info(source, name)?;
@@ -518,6 +518,19 @@ impl Runtime {
             ))),
         }
     }
+}
+
+/// Where and what a restore brings back.
+#[derive(Clone, Copy)]
+pub(crate) struct RestoreTarget<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub source: &'a str,
+    pub bundle: &'a crate::bundle::Bundle,
+    /// The new container's state dir.
+    pub dir: &'a Path,
+    pub stdout: &'a Path,
+    pub stderr: &'a Path,
 }
 
 fn criu_error_text(e: &criu::CriuError) -> String {

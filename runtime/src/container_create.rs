@@ -145,7 +145,15 @@ impl Runtime {
             }
             Some(name) => {
                 let source = opts.checkpoint_container.as_deref().unwrap_or(id);
-                let pid = self.restore_reserved(id, name, source, bundle, &dir, &stdout, &stderr)?;
+                let pid = self.restore_reserved(&crate::checkpoint::RestoreTarget {
+                    id,
+                    name,
+                    source,
+                    bundle,
+                    dir: &dir,
+                    stdout: &stdout,
+                    stderr: &stderr,
+                })?;
                 self.write_libcontainer_state(id, pid, &dir, &bundle.spec)?;
                 pid
             }

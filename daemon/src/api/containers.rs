@@ -28,20 +28,24 @@ pub async fn start(ctx: Arc<Ctx>, id: String, body: Bytes) -> Result<Reply, ApiE
     if req.checkpoint_container.is_some() && opts.checkpoint.is_none() {
         return Err(ApiError::bad_request("checkpointContainer needs checkpoint"));
     }
+    let accepted = std::time::Instant::now();
     let _slot = ctx
         .spawn_slots
         .acquire()
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?;
     let rt = ctx.runtime.clone();
+    // startMs: from the moment the daemon works on the request to the process running;
+    // queueMs: how long it waited for one of the --concurrency slots before that.
     let started = std::time::Instant::now();
+    let queue_ms = started.duration_since(accepted).as_secs_f64() * 1000.0;
     let result = blocking(move || rt.create(&id, opts).map_err(ApiError::from)).await;
     let start_ms = started.elapsed().as_secs_f64() * 1000.0;
     ctx.metrics.record_start(start_ms / 1000.0, result.is_ok());
     let rec = result?;
     Reply::json(
         StatusCode::CREATED,
-        &json!({"id": rec.id, "pid": rec.pid, "status": rec.status.as_str(), "startMs": start_ms}),
+        &json!({"id": rec.id, "pid": rec.pid, "status": rec.status.as_str(), "startMs": start_ms, "queueMs": queue_ms}),
     )
 }
 
