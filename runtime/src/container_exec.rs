@@ -51,7 +51,11 @@ impl Runtime {
         let nonce = format!("{:016x}", rand_u64());
         let tmp_out = dir.join(format!(".exec-{nonce}.stdout.log"));
         let tmp_err = dir.join(format!(".exec-{nonce}.stderr.log"));
-        let user = opts.user.clone().unwrap_or_default();
+        // Like docker exec: without a user, the process runs as the container's own user.
+        let user = match opts.user.clone() {
+            Some(u) => u,
+            None => container_user(&dir),
+        };
         let since = Instant::now();
         let result = self.spawner.call(&Request::Exec(ExecRequest {
             id: id.to_owned(),
@@ -114,6 +118,18 @@ impl Runtime {
         }
         Ok(pid)
     }
+}
+
+/// `process.user` of the container's (normalized) spec.
+fn container_user(dir: &std::path::Path) -> User {
+    oci_spec::runtime::Spec::load(dir.join("config.json"))
+        .ok()
+        .and_then(|s| s.process().clone())
+        .map(|p| {
+            let u = p.user();
+            User { uid: u.uid(), gid: u.gid(), additional_gids: u.additional_gids().clone().unwrap_or_default() }
+        })
+        .unwrap_or_default()
 }
 
 fn rand_u64() -> u64 {
