@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages ctrd's build, demo and tests need (Debian 12), only those missing.
 set -euo pipefail
-pkgs=(busybox-static iptables iproute2 runc procps util-linux curl python3 gcc make pkg-config)
+pkgs=(busybox-static iptables iproute2 runc procps util-linux curl python3 gcc make pkg-config bc)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
