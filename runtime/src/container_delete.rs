@@ -49,7 +49,11 @@ impl Runtime {
         }
         self.remove_resources(id, &rec.cgroups_path);
         let mut inner = self.lock();
-        inner.containers.remove(id);
+        if let Some(e) = inner.containers.remove(id) {
+            for p in &e.rec.processes {
+                inner.ptys.remove(&p.pid);
+            }
+        }
         inner.owners.retain(
             |_, o| !matches!(o, crate::supervisor::Owner::Exec(x) | crate::supervisor::Owner::Init(x) if x == id),
         );

@@ -92,9 +92,9 @@ impl Runtime {
         let mut inner = self.lock();
         let exited = Runtime::claim(&mut inner, pid, Owner::Exec(id.to_owned()), since);
         if let Some(master) = pty {
-            if exited.is_none() {
-                inner.ptys.insert(pid, std::sync::Arc::new(master));
-            }
+            // Even an already exited process's pty still holds its output for an attach.
+            let exited_at = exited.map(|_| Instant::now());
+            inner.ptys.insert(pid, (std::sync::Arc::new(master), exited_at));
         }
         let Some(e) = inner.containers.get_mut(id) else {
             return Err(Error::not_found(format!("container {id} was deleted meanwhile")));

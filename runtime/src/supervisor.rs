@@ -20,6 +20,9 @@ use crate::store::{ContainerRecord, Status};
 /// registered its pid).
 const UNCLAIMED_TTL: Duration = Duration::from_secs(120);
 
+/// How long the pty of an exited terminal exec waits for an attach.
+const PTY_GRACE: Duration = Duration::from_secs(60);
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Hot state: records, logs, libcontainer's state (`--state-dir`).
@@ -60,8 +63,10 @@ pub(crate) struct Inner {
     pub containers: HashMap<String, Entry>,
     pub owners: HashMap<i32, Owner>,
     pub unclaimed: HashMap<i32, (Option<i32>, Instant)>,
-    /// Pty masters of terminal execs, by pid.
-    pub ptys: HashMap<i32, Arc<std::os::fd::OwnedFd>>,
+    /// Pty masters of terminal execs, by pid, with the time their process exited: a master is
+    /// kept after the exit (its buffer still holds the output) until an attach drained it or
+    /// PTY_GRACE passed, so a client attaching to a short-lived process still gets everything.
+    pub ptys: HashMap<i32, (Arc<std::os::fd::OwnedFd>, Option<Instant>)>,
     /// Exits of helper processes, until their waiter takes them.
     pub helper_exits: HashMap<i32, Option<i32>>,
 }
@@ -243,7 +248,11 @@ impl Runtime {
                 }
             }
             Some(Owner::Exec(id)) => {
-                inner.ptys.remove(&pid);
+                let now = Instant::now();
+                inner.ptys.retain(|_, (_, exited)| exited.is_none_or(|t| now.duration_since(t) < PTY_GRACE));
+                if let Some((_, exited)) = inner.ptys.get_mut(&pid) {
+                    *exited = Some(now);
+                }
                 if let Some(e) = inner.containers.get_mut(&id) {
                     if let Some(p) = e.rec.processes.iter_mut().find(|p| p.pid == pid && p.running) {
                         p.running = false;
@@ -294,6 +303,14 @@ impl Runtime {
         }
     }
 
+    /// An attach to `pid` ended: once its process has exited, nobody needs its pty any more.
+    pub fn release_pty(&self, pid: i32) {
+        let mut inner = self.lock();
+        if matches!(inner.ptys.get(&pid), Some((_, Some(_)))) {
+            inner.ptys.remove(&pid);
+        }
+    }
+
     /// The pty master of a terminal exec (shared: attach and resize use it).
     pub fn pty(&self, id: &str, pid: i32) -> Result<Arc<std::os::fd::OwnedFd>> {
         let inner = self.lock();
@@ -304,7 +321,7 @@ impl Runtime {
         inner
             .ptys
             .get(&pid)
-            .cloned()
+            .map(|(fd, _)| fd.clone())
             .ok_or_else(|| Error::conflict(format!("process {pid} has no terminal (or it has exited)")))
     }
 

@@ -37,6 +37,7 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub use serde_json::{json, Value};
+pub mod ctr;
 
 /// How long to wait for the daemon to answer `GET /state` after start.
 pub const DAEMON_READY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -1358,4 +1359,234 @@ pub mod spec {
             other => panic!("unknown arch {other}"),
         }
     }
+}
+
+// ---------------------------------------------------------------------------
+// Checkpoint/restore helpers (CRIU), binary responses, tar listings
+// ---------------------------------------------------------------------------
+
+/// The version of the `criu` found on PATH as (major, minor, patch); None if
+/// there is none or it does not answer `criu --version`.
+pub fn criu_version() -> Option<(u32, u32, u32)> {
+    let out = Command::new("criu").arg("--version").output().ok()?;
+    let s = String::from_utf8_lossy(&out.stdout);
+    let v = s.lines().find_map(|l| l.trim().strip_prefix("Version:"))?.trim().to_string();
+    let mut it = v
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|x| !x.is_empty())
+        .map(|x| x.parse::<u32>().unwrap_or(0));
+    Some((it.next()?, it.next().unwrap_or(0), it.next().unwrap_or(0)))
+}
+
+/// Returns true (after printing a loud message) when checkpoint/restore tests
+/// cannot run: not root, or no `criu` >= 4.2 on PATH.
+pub fn skip_unless_criu() -> bool {
+    if skip_unless_root() {
+        return true;
+    }
+    match criu_version() {
+        Some(v) if v >= (4, 2, 0) => false,
+        other => {
+            let found = match other {
+                Some((a, b, c)) => format!("criu {a}.{b}.{c}"),
+                None => "no criu on PATH".to_string(),
+            };
+            eprintln!();
+            eprintln!("**************************************************************");
+            eprintln!("*** SKIPPED: checkpoint/restore tests need CRIU >= 4.2     ***");
+            eprintln!("*** found: {found:<48}***");
+            eprintln!("*** (scripts/install-criu.sh installs it)                  ***");
+            eprintln!("**************************************************************");
+            eprintln!();
+            true
+        }
+    }
+}
+
+/// An HTTP response with a binary body.
+#[derive(Clone)]
+pub struct BytesResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl BytesResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl fmt::Debug for BytesResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let body: String = String::from_utf8_lossy(&self.body[..self.body.len().min(2000)]).into_owned();
+        write!(f, "HTTP {} ({} bytes) {}", self.status, self.body.len(), body)
+    }
+}
+
+/// One request over a unix socket whose response body is kept as bytes
+/// (Content-Length, chunked, or until EOF).
+pub fn unix_request_bytes(
+    socket: &Path,
+    method: &str,
+    path: &str,
+    content_type: Option<&str>,
+    body: Option<&[u8]>,
+) -> io::Result<BytesResponse> {
+    let mut s = UnixStream::connect(socket)?;
+    s.set_read_timeout(Some(IO_TIMEOUT))?;
+    s.set_write_timeout(Some(IO_TIMEOUT))?;
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nUser-Agent: ctrd-tests\r\n");
+    if let Some(ct) = content_type {
+        head.push_str(&format!("Content-Type: {ct}\r\n"));
+    }
+    match body {
+        Some(b) => head.push_str(&format!("Content-Length: {}\r\n", b.len())),
+        None if matches!(method, "POST" | "PUT" | "PATCH") => head.push_str("Content-Length: 0\r\n"),
+        None => {}
+    }
+    head.push_str("\r\n");
+    // The server may answer early (e.g. 409 on an import) and close without
+    // reading the whole body: still read its response.
+    let write_res = s
+        .write_all(head.as_bytes())
+        .and_then(|_| body.map_or(Ok(()), |b| s.write_all(b)))
+        .and_then(|_| s.flush());
+    let mut r = BufReader::new(s);
+    let status_line = match read_line(&mut r) {
+        Ok(l) => l,
+        Err(e) => {
+            return Err(match write_res {
+                Err(we) => io::Error::new(we.kind(), format!("write: {we}; read: {e}")),
+                Ok(()) => e,
+            })
+        }
+    };
+    let mut first = Some(status_line);
+    loop {
+        let status_line = match first.take() {
+            Some(l) => l,
+            None => read_line(&mut r)?,
+        };
+        let status: u16 = status_line
+            .split(' ')
+            .nth(1)
+            .and_then(|x| x.parse().ok())
+            .ok_or_else(|| bad(format!("bad status line {status_line:?}")))?;
+        let mut headers = Vec::new();
+        loop {
+            let line = read_line(&mut r)?;
+            if line.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = line.split_once(':') {
+                headers.push((k.trim().to_string(), v.trim().to_string()));
+            }
+        }
+        if (100..200).contains(&status) {
+            continue;
+        }
+        let get = |name: &str| {
+            headers
+                .iter()
+                .find(|(k, _): &&(String, String)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.clone())
+        };
+        let mut out = Vec::new();
+        if status == 204 || status == 304 || method == "HEAD" {
+        } else if get("Transfer-Encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked")) {
+            loop {
+                let line = read_line(&mut r)?;
+                let size_str = line.split(';').next().unwrap_or("").trim();
+                let size = usize::from_str_radix(size_str, 16).map_err(|_| bad(format!("bad chunk size {line:?}")))?;
+                if size == 0 {
+                    while let Ok(l) = read_line(&mut r) {
+                        if l.is_empty() {
+                            break;
+                        }
+                    }
+                    break;
+                }
+                let start = out.len();
+                out.resize(start + size, 0);
+                r.read_exact(&mut out[start..])?;
+                let _ = read_line(&mut r)?;
+            }
+        } else if let Some(cl) = get("Content-Length") {
+            let n: usize = cl.parse().map_err(|_| bad(format!("bad Content-Length {cl:?}")))?;
+            out.resize(n, 0);
+            r.read_exact(&mut out)?;
+        } else {
+            r.read_to_end(&mut out)?;
+        }
+        return Ok(BytesResponse {
+            status,
+            headers,
+            body: out,
+        });
+    }
+}
+
+impl Daemon {
+    /// A request whose response body is binary (e.g. a checkpoint archive);
+    /// panics on I/O errors.
+    pub fn request_bytes(&self, method: &str, path: &str, content_type: Option<&str>, body: Option<&[u8]>) -> BytesResponse {
+        unix_request_bytes(&self.socket, method, path, content_type, body).unwrap_or_else(|e| {
+            panic!(
+                "{method} {path}: I/O error talking to ctrd: {e} (daemon: {})\ndaemon log tail:\n{}",
+                self.daemon_exit_info(),
+                self.log_tail(40)
+            )
+        })
+    }
+
+    /// Execs `args` in container `id`, waits until the process has exited and
+    /// returns its stdout (panics after `WAIT`).
+    pub fn exec_output(&self, id: &str, args: &[&str]) -> String {
+        let pid = self.exec_ok(id, args);
+        let mut last = None;
+        let ok = wait_until(WAIT, || {
+            last = self.process_entry(id, pid);
+            last.as_ref().is_some_and(|p| !p["exitStatus"].is_null())
+        });
+        assert!(ok, "exec {args:?} in {id} (pid {pid}) never exited; entry: {last:?}");
+        read_or_empty(self.exec_stdout(id, pid))
+    }
+}
+
+/// The entry names of a tar archive (`zstd`: compressed with zstd), listed
+/// with the host's `tar` (and `zstd`).
+pub fn tar_entries(archive: &[u8], zstd: bool) -> Vec<String> {
+    let mut cmd = Command::new("tar");
+    if zstd {
+        cmd.arg("--zstd");
+    }
+    let mut child = cmd
+        .arg("-tf")
+        .arg("-")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn tar -t");
+    let mut stdin = child.stdin.take().unwrap();
+    let data = archive.to_vec();
+    let writer = thread::spawn(move || {
+        let _ = stdin.write_all(&data);
+    });
+    let out = child.wait_with_output().expect("tar -t");
+    let _ = writer.join();
+    assert!(
+        out.status.success(),
+        "tar -t failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.trim_end_matches('/').to_string())
+        .collect()
 }

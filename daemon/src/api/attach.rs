@@ -65,12 +65,14 @@ pub fn attach(ctx: &Arc<Ctx>, id: &str, pid: i32, req: Request<Incoming>) -> Res
     }
     let master = dup_nonblocking(&pty).map_err(|e| ApiError::internal(format!("pty: {e}")))?;
     let id = id.to_owned();
+    let rt = ctx.runtime.clone();
     tokio::spawn(async move {
         match hyper::upgrade::on(req).await {
             Ok(upgraded) => {
                 if let Err(e) = bridge(TokioIo::new(upgraded), master).await {
                     tracing::debug!(id, pid, "attach ended: {e}");
                 }
+                rt.release_pty(pid);
             }
             Err(e) => tracing::warn!(id, pid, "attach upgrade failed: {e}"),
         }
