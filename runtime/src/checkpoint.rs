@@ -239,28 +239,18 @@ impl Runtime {
                 "a pre-dump keeps the container running: exit and preDump exclude each other",
             ));
         }
-        let (pid, rec) = {
-            let mut inner = self.lock();
-            let e = match inner.containers.get_mut(id) {
-                Some(e) if !e.creating => e,
-                _ => return Err(Error::not_found(format!("no such container: {id}"))),
-            };
-            if e.busy {
-                return Err(Error::conflict(format!("container {id} is being changed")));
-            }
-            if e.rec.status != Status::Running {
+        let rec = self.begin_change(id, |rec| {
+            if rec.status != Status::Running {
                 return Err(Error::conflict(format!(
                     "container {id} is {}, not running",
-                    e.rec.status.as_str()
+                    rec.status.as_str()
                 )));
             }
-            e.busy = true;
-            (e.rec.pid, e.rec.clone())
-        };
+            Ok(())
+        })?;
+        let pid = rec.pid;
         let result = self.dump(criu, id, name, pid, &rec, opts);
-        if let Some(e) = self.lock().containers.get_mut(id) {
-            e.busy = false;
-        }
+        self.end_change(id);
         let info = result?;
         if opts.exit {
             // CRIU killed the tree after the dump; the reaper records the exit.

@@ -13,25 +13,16 @@ use crate::supervisor::Runtime;
 
 impl Runtime {
     pub fn delete(&self, id: &str, force: bool) -> Result<()> {
-        let (rec, was_running) = {
-            let mut inner = self.lock();
-            let e = match inner.containers.get_mut(id) {
-                Some(e) if !e.creating => e,
-                _ => return Err(Error::not_found(format!("no such container: {id}"))),
-            };
-            if e.busy {
-                return Err(Error::conflict(format!("container {id} is being changed")));
-            }
-            let running = e.rec.status != Status::Stopped;
-            if running && !force {
+        let rec = self.begin_change(id, |rec| {
+            if rec.status != Status::Stopped && !force {
                 return Err(Error::conflict(format!(
                     "container {id} is {}; stop it first or delete with ?force=true",
-                    e.rec.status.as_str()
+                    rec.status.as_str()
                 )));
             }
-            e.busy = true;
-            (e.rec.clone(), running)
-        };
+            Ok(())
+        })?;
+        let was_running = rec.status != Status::Stopped;
         if was_running {
             let _ = kill(Pid::from_raw(rec.pid), Signal::SIGKILL);
             for pid in cgroups::pids(id, &rec.cgroups_path) {
@@ -41,9 +32,7 @@ impl Runtime {
                 let _ = cgroups::freeze(id, &rec.cgroups_path, false);
             }
             if !self.wait_stopped(id, Duration::from_secs(20)) {
-                if let Some(e) = self.lock().containers.get_mut(id) {
-                    e.busy = false;
-                }
+                self.end_change(id);
                 return Err(Error::internal(format!("container {id} did not exit after SIGKILL")));
             }
         }

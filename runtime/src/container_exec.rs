@@ -127,7 +127,11 @@ fn container_user(dir: &std::path::Path) -> User {
         .and_then(|s| s.process().clone())
         .map(|p| {
             let u = p.user();
-            User { uid: u.uid(), gid: u.gid(), additional_gids: u.additional_gids().clone().unwrap_or_default() }
+            User {
+                uid: u.uid(),
+                gid: u.gid(),
+                additional_gids: u.additional_gids().clone().unwrap_or_default(),
+            }
         })
         .unwrap_or_default()
 }

@@ -21,25 +21,18 @@ impl Runtime {
         } else {
             (Status::Paused, Status::Running)
         };
-        let cgroups_path = {
-            let mut inner = self.lock();
-            let e = match inner.containers.get_mut(id) {
-                Some(e) if !e.creating => e,
-                _ => return Err(Error::not_found(format!("no such container: {id}"))),
-            };
-            if e.busy {
-                return Err(Error::conflict(format!("container {id} is being changed")));
-            }
-            if e.rec.status != from {
-                return Err(Error::conflict(format!(
-                    "cannot {} container {id}: it is {}",
-                    if frozen { "pause" } else { "resume" },
-                    e.rec.status.as_str()
-                )));
-            }
-            e.busy = true;
-            e.rec.cgroups_path.clone()
-        };
+        let cgroups_path = self
+            .begin_change(id, |rec| {
+                if rec.status != from {
+                    return Err(Error::conflict(format!(
+                        "cannot {} container {id}: it is {}",
+                        if frozen { "pause" } else { "resume" },
+                        rec.status.as_str()
+                    )));
+                }
+                Ok(())
+            })?
+            .cgroups_path;
         let result = cgroups::freeze(id, &cgroups_path, frozen);
         let mut inner = self.lock();
         let Some(e) = inner.containers.get_mut(id) else {

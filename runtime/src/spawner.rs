@@ -146,33 +146,8 @@ impl Spawner {
         .map_err(|e| Error::internal(format!("fork server unreachable: {e}")))?;
         drop(reply_theirs);
         let mut buf = vec![0u8; 64 * 1024];
-        let (n, fd) = loop {
-            let mut cmsg_space = nix::cmsg_space!([RawFd; 1]);
-            let mut iov = [IoSliceMut::new(&mut buf)];
-            match recvmsg::<()>(
-                reply_ours.as_raw_fd(),
-                &mut iov,
-                Some(&mut cmsg_space),
-                MsgFlags::MSG_CMSG_CLOEXEC,
-            ) {
-                Err(nix::errno::Errno::EINTR) => continue,
-                Err(e) => return Err(e.into()),
-                Ok(msg) => {
-                    let mut fd = None;
-                    if let Ok(cmsgs) = msg.cmsgs() {
-                        for c in cmsgs {
-                            if let ControlMessageOwned::ScmRights(v) = c {
-                                for raw in v {
-                                    // SAFETY: received with this message; owned by nobody else.
-                                    fd = Some(unsafe { OwnedFd::from_raw_fd(raw) });
-                                }
-                            }
-                        }
-                    }
-                    break (msg.bytes, fd);
-                }
-            }
-        };
+        let (n, mut fds) = recv_with_fds(reply_ours.as_raw_fd(), &mut buf)?;
+        let fd = fds.pop();
         if n == 0 {
             return Err(Error::internal("the fork server's worker died without an answer"));
         }
@@ -180,6 +155,28 @@ impl Spawner {
             Ok(Reply::Ok { pid }) => Ok((pid, fd)),
             Ok(Reply::Err { message }) => Err(Error::internal(message)),
             Err(e) => Err(Error::internal(format!("bad answer from the fork server: {e}"))),
+        }
+    }
+}
+
+/// Receives one message and the fds attached to it (retrying on EINTR).
+fn recv_with_fds(sock: RawFd, buf: &mut [u8]) -> nix::Result<(usize, Vec<OwnedFd>)> {
+    loop {
+        let mut cmsg_space = nix::cmsg_space!([RawFd; 4]);
+        let mut iov = [IoSliceMut::new(&mut *buf)];
+        match recvmsg::<()>(sock, &mut iov, Some(&mut cmsg_space), MsgFlags::MSG_CMSG_CLOEXEC) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+            Ok(msg) => {
+                let mut fds = Vec::new();
+                for c in msg.cmsgs()? {
+                    if let ControlMessageOwned::ScmRights(v) = c {
+                        // SAFETY: received with this message; owned by nobody else.
+                        fds.extend(v.into_iter().map(|raw| unsafe { OwnedFd::from_raw_fd(raw) }));
+                    }
+                }
+                return Ok((msg.bytes, fds));
+            }
         }
     }
 }
@@ -194,32 +191,10 @@ fn serve(ctl: OwnedFd, log_filter: String) -> ! {
     let _ = nix::unistd::setsid();
     let mut buf = vec![0u8; MAX_MSG];
     loop {
-        let mut cmsg_space = nix::cmsg_space!([RawFd; 4]);
-        let (n, fds) = {
-            let mut iov = [IoSliceMut::new(&mut buf)];
-            match recvmsg::<()>(
-                ctl.as_raw_fd(),
-                &mut iov,
-                Some(&mut cmsg_space),
-                MsgFlags::MSG_CMSG_CLOEXEC,
-            ) {
-                Ok(msg) => {
-                    let mut fds = Vec::new();
-                    if let Ok(cmsgs) = msg.cmsgs() {
-                        for c in cmsgs {
-                            if let ControlMessageOwned::ScmRights(v) = c {
-                                fds.extend(v);
-                            }
-                        }
-                    }
-                    (msg.bytes, fds)
-                }
-                Err(nix::errno::Errno::EINTR) => continue,
-                Err(_) => exit_now(1),
-            }
+        let (n, mut fds) = match recv_with_fds(ctl.as_raw_fd(), &mut buf) {
+            Ok(r) => r,
+            Err(_) => exit_now(1),
         };
-        // SAFETY: the fds were just received and are owned by nobody else.
-        let mut fds: Vec<OwnedFd> = fds.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }).collect();
         if n == 0 && fds.is_empty() {
             exit_now(0); // the daemon closed its end
         }
@@ -472,22 +447,10 @@ fn receive_master(listener: &std::os::unix::net::UnixListener) -> std::result::R
         .accept()
         .map_err(|e| format!("accepting the console socket: {e}"))?;
     let mut buf = [0u8; 4096];
-    let mut cmsg_space = nix::cmsg_space!([RawFd; 1]);
-    let mut iov = [IoSliceMut::new(&mut buf)];
-    let msg = recvmsg::<()>(
-        conn.as_raw_fd(),
-        &mut iov,
-        Some(&mut cmsg_space),
-        MsgFlags::MSG_CMSG_CLOEXEC,
-    )
-    .map_err(|e| format!("receiving the pty master: {e}"))?;
-    for c in msg.cmsgs().map_err(|e| e.to_string())? {
-        if let ControlMessageOwned::ScmRights(v) = c {
-            if let Some(fd) = v.first() {
-                // SAFETY: just received; owned by nobody else.
-                return Ok(unsafe { OwnedFd::from_raw_fd(*fd) });
-            }
-        }
+    let (_, mut fds) =
+        recv_with_fds(conn.as_raw_fd(), &mut buf).map_err(|e| format!("receiving the pty master: {e}"))?;
+    if let Some(fd) = fds.pop() {
+        return Ok(fd);
     }
     Err("the container sent no pty master".to_owned())
 }

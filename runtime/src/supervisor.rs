@@ -211,6 +211,33 @@ impl Runtime {
         v
     }
 
+    /// Starts a long change of a container (pause, delete, checkpoint …): refuses an unknown or
+    /// busy container, lets `check` refuse its state, then marks it busy and returns its record.
+    /// Call `end_change` when done.
+    pub(crate) fn begin_change(
+        &self,
+        id: &str,
+        check: impl FnOnce(&ContainerRecord) -> Result<()>,
+    ) -> Result<ContainerRecord> {
+        let mut inner = self.lock();
+        let e = match inner.containers.get_mut(id) {
+            Some(e) if !e.creating => e,
+            _ => return Err(Error::not_found(format!("no such container: {id}"))),
+        };
+        if e.busy {
+            return Err(Error::conflict(format!("container {id} is being changed")));
+        }
+        check(&e.rec)?;
+        e.busy = true;
+        Ok(e.rec.clone())
+    }
+
+    pub(crate) fn end_change(&self, id: &str) {
+        if let Some(e) = self.lock().containers.get_mut(id) {
+            e.busy = false;
+        }
+    }
+
     /// Persists one container's record (called with the lock held).
     pub(crate) fn persist(&self, rec: &ContainerRecord) -> Result<()> {
         rec.save(&self.container_dir(&rec.id))
@@ -249,7 +276,9 @@ impl Runtime {
             }
             Some(Owner::Exec(id)) => {
                 let now = Instant::now();
-                inner.ptys.retain(|_, (_, exited)| exited.is_none_or(|t| now.duration_since(t) < PTY_GRACE));
+                inner
+                    .ptys
+                    .retain(|_, (_, exited)| exited.is_none_or(|t| now.duration_since(t) < PTY_GRACE));
                 if let Some((_, exited)) = inner.ptys.get_mut(&pid) {
                     *exited = Some(now);
                 }

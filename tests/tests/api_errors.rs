@@ -162,13 +162,28 @@ fn bad_create_requests() {
     let big = json!({ "bundlePath": good.dir, "stdout": format!("/tmp/{}", "x".repeat(1536 * 1024)) });
     create_json_fails(&d, &unique_id("big"), big, 413, "body over 1 MiB");
 
-    // Checkpoint → 501.
+    // Restore from a checkpoint: a bad name → 400, an unknown one → 404, a clone source
+    // without a checkpoint → 400.
     create_json_fails(
         &d,
         &unique_id("ckpt"),
         json!({ "bundlePath": good.dir, "checkpoint": d.dir.join("ckpt") }),
-        501,
-        "checkpoint",
+        400,
+        "checkpoint name with a slash",
+    );
+    create_json_fails(
+        &d,
+        &unique_id("ckpt"),
+        json!({ "bundlePath": good.dir, "checkpoint": "nosuchcheckpoint" }),
+        404,
+        "unknown checkpoint",
+    );
+    create_json_fails(
+        &d,
+        &unique_id("ckpt"),
+        json!({ "bundlePath": good.dir, "checkpointContainer": "other" }),
+        400,
+        "checkpointContainer without checkpoint",
     );
 
     // Unsupported config fields → 400 naming the field.
