@@ -197,6 +197,51 @@ mod tests {
         assert_eq!(parse("/containers/%zz").map_err(|e| e.status.as_u16()), Err(400));
     }
 
+    /// docs/openapi.yaml documents exactly the routes this router serves.
+    #[test]
+    fn openapi_matches_the_router() {
+        let doc = include_str!("../../docs/openapi.yaml");
+        let documented: Vec<&str> = doc
+            .lines()
+            .filter(|l| l.starts_with("  /") && l.ends_with(':'))
+            .map(|l| l.trim().trim_end_matches(':'))
+            .collect();
+        assert!(documented.len() >= 14, "{documented:?}");
+        for path in &documented {
+            let concrete = path.replace("{id}", "c1").replace("{pid}", "42").replace("{name}", "n1");
+            let route = parse(&concrete).unwrap_or_else(|e| panic!("{path} is documented but not routed: {}", e.message));
+            assert!(!allowed(&route).is_empty());
+        }
+        let every_route = [
+            Route::State,
+            Route::Version,
+            Route::Events,
+            Route::Metrics,
+            Route::Container("c".into()),
+            Route::ContainerSub("c".into(), ContainerSub::Stats),
+            Route::ContainerSub("c".into(), ContainerSub::Logs),
+            Route::ContainerSub("c".into(), ContainerSub::Wait),
+            Route::ContainerProcesses("c".into()),
+            Route::ContainerProcess("c".into(), 1),
+            Route::ProcessSub("c".into(), 1, ProcessSub::Wait),
+            Route::ProcessSub("c".into(), 1, ProcessSub::Resize),
+            Route::ProcessSub("c".into(), 1, ProcessSub::Attach),
+            Route::Checkpoints("c".into()),
+            Route::Checkpoint("c".into(), "n".into()),
+            Route::CheckpointArchive("c".into(), "n".into()),
+        ];
+        for r in &every_route {
+            assert!(documented.contains(&r.label()), "{} is routed but not in docs/openapi.yaml", r.label());
+            let method_lines: Vec<String> =
+                allowed(r).iter().map(|m| format!("    {}:", m.as_str().to_lowercase())).collect();
+            let section = doc.split(&format!("\n  {}:\n", r.label())).nth(1).unwrap_or("");
+            let section = section.split("\n  /").next().unwrap_or("");
+            for m in &method_lines {
+                assert!(section.contains(m.as_str()), "{} {m} not documented", r.label());
+            }
+        }
+    }
+
     #[test]
     fn reads_query_params() {
         assert_eq!(query_param(Some("force=true&x=1"), "force"), Some("true"));
