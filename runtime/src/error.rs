@@ -12,8 +12,6 @@ pub enum ErrorKind {
     NotFound,
     /// The id is taken or the container is in the wrong state (HTTP 409).
     Conflict,
-    /// The feature is not served yet (HTTP 501).
-    NotImplemented,
     /// A dependency (e.g. CRIU) is missing on this host (HTTP 503).
     Unavailable,
     /// A real internal fault (HTTP 500).

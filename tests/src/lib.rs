@@ -1590,3 +1590,69 @@ pub fn tar_entries(archive: &[u8], zstd: bool) -> Vec<String> {
         .map(|l| l.trim_end_matches('/').to_string())
         .collect()
 }
+
+/// Every cgroup directory below `ctrd/<id>` on any hierarchy (not the
+/// container's own cgroup dirs themselves), deepest last.
+pub fn cgroup_descendants(id: &str) -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        if let Ok(rd) = fs::read_dir(dir) {
+            for e in rd.flatten() {
+                if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                    out.push(e.path());
+                    walk(&e.path(), out);
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for d in cgroup_dirs(id) {
+        walk(&d, &mut out);
+    }
+    out
+}
+
+/// Removes the cgroup directories `ctrd/<id>` on every hierarchy together
+/// with everything below them (deepest first; only empty cgroups can go).
+/// Returns how many directories were removed.
+pub fn remove_cgroup_tree(id: &str) -> usize {
+    let mut n = 0;
+    for d in cgroup_dirs(id) {
+        let mut all = vec![d.clone()];
+        fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+            if let Ok(rd) = fs::read_dir(dir) {
+                for e in rd.flatten() {
+                    if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                        out.push(e.path());
+                        walk(&e.path(), out);
+                    }
+                }
+            }
+        }
+        walk(&d, &mut all);
+        // Children come after their parents in `all`: remove in reverse.
+        for p in all.iter().rev() {
+            if fs::remove_dir(p).is_ok() {
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+/// The roots of the mounted cgroup hierarchies under /sys/fs/cgroup (v1
+/// controllers, name=systemd, the unified one; or /sys/fs/cgroup itself).
+pub fn cgroup_hierarchy_roots() -> Vec<PathBuf> {
+    if cgroup_mode() == CgroupMode::Unified {
+        return vec![PathBuf::from("/sys/fs/cgroup")];
+    }
+    let mut out: Vec<PathBuf> = fs::read_dir("/sys/fs/cgroup")
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .filter(|p| !p.is_symlink() && p.join("cgroup.procs").exists())
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}

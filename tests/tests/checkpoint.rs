@@ -98,6 +98,33 @@ fn image_dir(d: &Daemon, id: &str, name: &str) -> std::path::PathBuf {
     d.root_dir.join("checkpoints").join(id).join(name)
 }
 
+/// Removes, on drop, the cgroup trees `ctrd/<id>` of the ids it was given,
+/// with everything below them. Declare it BEFORE the daemon(s) so it drops
+/// after them (once their containers are gone). Needed because a restore can
+/// recreate foreign cgroups below the container's (see
+/// `checkpoint_contains_only_the_containers_cgroups`); without this every run
+/// would leave them behind and make the next dumps slower.
+#[derive(Default)]
+struct CgroupGuard(std::cell::RefCell<Vec<String>>);
+
+impl CgroupGuard {
+    fn add(&self, id: &str) {
+        self.0.borrow_mut().push(id.to_owned());
+    }
+}
+
+impl Drop for CgroupGuard {
+    fn drop(&mut self) {
+        thread::sleep(Duration::from_millis(200));
+        for id in self.0.borrow().iter() {
+            let n = remove_cgroup_tree(id);
+            if n > 1 {
+                eprintln!("cleanup: removed {n} cgroup dirs left below ctrd/{id}");
+            }
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------
 
 #[test]
@@ -105,8 +132,10 @@ fn checkpoint_leave_running_list_get_delete() {
     if skip_unless_criu() {
         return;
     }
+    let cg = CgroupGuard::default();
     let d = Daemon::start();
     let (id, b, pid) = start_counter(&d, "cp-basic");
+    cg.add(&id);
 
     // The daemon found CRIU.
     let v = d.get("/version");
@@ -220,8 +249,10 @@ fn checkpoint_exit_then_restore_counter_continues() {
     if skip_unless_criu() {
         return;
     }
+    let cg = CgroupGuard::default();
     let d = Daemon::start();
     let (id, _b, pid) = start_counter(&d, "cp-counter");
+    cg.add(&id);
     wait_numbers(&d.stdout_log(&id), 10);
 
     let cp = checkpoint_ok(&d, &id, "c1", json!({"exit": true}));
@@ -287,13 +318,16 @@ fn clone_while_original_runs() {
     if skip_unless_criu() {
         return;
     }
+    let cg = CgroupGuard::default();
     let d = Daemon::start();
     let (a, _b, a_pid) = start_counter(&d, "cp-orig");
+    cg.add(&a);
     let before = last_number(&d.stdout_log(&a));
     checkpoint_ok(&d, &a, "snap", json!({}));
     let after = last_number(&d.stdout_log(&a));
 
     let b = unique_id("cp-clone");
+    cg.add(&b);
     let b_pid = restore_ok(&d, &b, json!({"checkpoint": "snap", "checkpointContainer": a}));
     assert_ne!(b_pid, a_pid);
     assert!(pid_alive(a_pid) && pid_alive(b_pid));
@@ -374,8 +408,10 @@ fn tcp_established_connection_survives_restore() {
     if skip_unless_criu() {
         return;
     }
+    let cg = CgroupGuard::default();
     let d = Daemon::start();
     let id = unique_id("cp-tcp");
+    cg.add(&id);
     let b = tcp_bundle(&d, "cp-tcp");
     let pid = d.create_ok(&id, &b);
     let t0 = wait_tick_above(&d, &id, 3);
@@ -419,8 +455,10 @@ fn failed_dump_answers_500_and_leaves_container_running() {
     if skip_unless_criu() {
         return;
     }
+    let cg = CgroupGuard::default();
     let d = Daemon::start();
     let id = unique_id("cp-fail");
+    cg.add(&id);
     let b = tcp_bundle(&d, "cp-fail");
     let pid = d.create_ok(&id, &b);
     wait_tick_above(&d, &id, 2);
@@ -452,8 +490,10 @@ fn listening_server_answers_after_restore() {
     if skip_unless_criu() {
         return;
     }
+    let cg = CgroupGuard::default();
     let d = Daemon::start();
     let id = unique_id("cp-httpd");
+    cg.add(&id);
     let mut b = d.bundle("cp-httpd", &["sh", "-c", "mkdir -p /tmp/www; exec httpd -f -p 8080 -h /tmp/www"]);
     b.edit_write(spec::add_tmp_tmpfs);
     let pid = d.create_ok(&id, &b);
@@ -486,9 +526,11 @@ fn archive_export_import_restore_on_another_daemon() {
     if skip_unless_criu() {
         return;
     }
+    let cg = CgroupGuard::default();
     let a = Daemon::start();
     let bd = Daemon::start();
     let (id, _b, _pid) = start_counter(&a, "cp-mig");
+    cg.add(&id);
     checkpoint_ok(&a, &id, "m1", json!({"exit": true}));
     a.wait_status(&id, "stopped", Duration::from_secs(10));
     let last = last_number(&a.stdout_log(&id));
@@ -534,6 +576,7 @@ fn archive_export_import_restore_on_another_daemon() {
     // Import both into daemon B under new ids, restore both: the counter goes on.
     for (archive, tag) in [(&plain.body, "plain"), (&zst.body, "zstd")] {
         let nid = unique_id(&format!("cp-mig-{tag}"));
+        cg.add(&nid);
         let r = bd.request_bytes(
             "PUT",
             &format!("/containers/{nid}/checkpoint/m1/archive"),
@@ -612,8 +655,10 @@ fn checkpoints_survive_container_delete_and_daemon_restart() {
     if skip_unless_criu() {
         return;
     }
+    let cg = CgroupGuard::default();
     let d = Daemon::start();
     let (id, _b, _pid) = start_counter(&d, "cp-keep");
+    cg.add(&id);
     checkpoint_ok(&d, &id, "k1", json!({"exit": true}));
     d.wait_status(&id, "stopped", Duration::from_secs(10));
     let last = last_number(&d.stdout_log(&id));
@@ -663,4 +708,76 @@ fn checkpoints_survive_container_delete_and_daemon_restart() {
     assert_eq!(c["pid"], json!(pid), "{c}");
     let m = last_number(&d.stdout_log(&id));
     assert!(wait_until(WAIT, || last_number(&d.stdout_log(&id)) > m + 2));
+}
+
+/// A checkpoint must hold the container's cgroups only, and a restore must
+/// create the container's cgroup only (nothing foreign below it), and a
+/// delete must leave no cgroup behind.
+///
+/// On a hybrid host the container's init stays in the ROOT of the unified
+/// (cgroup2) and name=systemd hierarchies: with manage_cgroups CRIU then dumps
+/// the whole host tree of those hierarchies, and the restore recreates all of
+/// it below /ctrd/<id> — every dump+restore doubles the tree.
+#[test]
+fn checkpoint_contains_only_the_containers_cgroups() {
+    if skip_unless_criu() {
+        return;
+    }
+    let cg = CgroupGuard::default();
+    // A canary cgroup at the root of every hierarchy: it is nobody's.
+    let canary = unique_id("ctrd-canary");
+    let roots = cgroup_hierarchy_roots();
+    struct Canaries(Vec<std::path::PathBuf>);
+    impl Drop for Canaries {
+        fn drop(&mut self) {
+            for p in &self.0 {
+                let _ = fs::remove_dir(p);
+            }
+        }
+    }
+    let canaries = Canaries(
+        roots
+            .iter()
+            .map(|r| r.join(&canary))
+            .filter(|p| fs::create_dir(p).is_ok())
+            .collect(),
+    );
+    assert!(!canaries.0.is_empty(), "could not create a canary cgroup in {roots:?}");
+
+    let d = Daemon::start();
+    let (id, _b, pid) = start_counter(&d, "cp-cgroups");
+    cg.add(&id);
+    let host_cgroups: Vec<String> = read_or_empty(format!("/proc/{pid}/cgroup")).lines().map(str::to_owned).collect();
+    checkpoint_ok(&d, &id, "cg", json!({"exit": true}));
+    d.wait_status(&id, "stopped", Duration::from_secs(10));
+    let img = fs::read(image_dir(&d, &id, "cg").join("cgroup.img")).unwrap_or_default();
+    let foreign = img.windows(canary.len()).any(|w| w == canary.as_bytes());
+
+    let new_pid = restore_ok(&d, &id, json!({"checkpoint": "cg"}));
+    let nested = cgroup_descendants(&id);
+    let restored_cgroups = read_or_empty(format!("/proc/{new_pid}/cgroup"));
+    d.force_delete(&id);
+    assert!(wait_until(WAIT, || !pid_alive(new_pid)));
+    thread::sleep(Duration::from_millis(200));
+    let left = cgroup_dirs(&id);
+
+    let mut problems = Vec::new();
+    if foreign {
+        problems.push(format!(
+            "the checkpoint's cgroup.img ({} bytes) contains the unrelated cgroup {canary}; \
+             the container's init was in: {host_cgroups:?}",
+            img.len()
+        ));
+    }
+    if !nested.is_empty() {
+        problems.push(format!(
+            "the restore created {} cgroups below ctrd/{id}, e.g. {:?}; restored init in: {restored_cgroups:?}",
+            nested.len(),
+            nested.iter().take(3).collect::<Vec<_>>()
+        ));
+    }
+    if !left.is_empty() {
+        problems.push(format!("after DELETE, cgroup dirs of {id} are left: {left:?}"));
+    }
+    assert!(problems.is_empty(), "BUG:\n{}", problems.join("\n"));
 }
