@@ -75,7 +75,9 @@ pub enum Containers {
         #[arg(long, value_name = "FILE")]
         stderr: Option<PathBuf>,
         id: String,
-        bundle: PathBuf,
+        /// The bundle (optional with --checkpoint: the checkpointed bundle by default)
+        #[arg(required_unless_present = "checkpoint")]
+        bundle: Option<PathBuf>,
     },
     /// Send a signal to a container (its init) or to one of its processes
     Kill {
@@ -360,7 +362,7 @@ mod tests {
                 assert_eq!(checkpoint.as_deref(), Some("cp1"));
                 assert_eq!(from.as_deref(), Some("old"));
                 assert_eq!(id, "web");
-                assert_eq!(bundle, PathBuf::from("b"));
+                assert_eq!(bundle, Some(PathBuf::from("b")));
             }
             other => panic!("{other:?}"),
         }

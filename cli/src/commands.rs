@@ -87,7 +87,9 @@ pub fn containers(ctx: &Ctx, cmd: Containers) -> Result<i32> {
             bundle,
         } => {
             let mut body = Map::new();
-            body.insert("bundlePath".into(), json!(absolute(&bundle)?.to_string_lossy()));
+            if let Some(bundle) = bundle {
+                body.insert("bundlePath".into(), json!(absolute(&bundle)?.to_string_lossy()));
+            }
             if let Some(p) = stdout {
                 body.insert("stdout".into(), json!(absolute(&p)?.to_string_lossy()));
             }

@@ -208,8 +208,12 @@ mod tests {
             .collect();
         assert!(documented.len() >= 14, "{documented:?}");
         for path in &documented {
-            let concrete = path.replace("{id}", "c1").replace("{pid}", "42").replace("{name}", "n1");
-            let route = parse(&concrete).unwrap_or_else(|e| panic!("{path} is documented but not routed: {}", e.message));
+            let concrete = path
+                .replace("{id}", "c1")
+                .replace("{pid}", "42")
+                .replace("{name}", "n1");
+            let route =
+                parse(&concrete).unwrap_or_else(|e| panic!("{path} is documented but not routed: {}", e.message));
             assert!(!allowed(&route).is_empty());
         }
         let every_route = [
@@ -231,9 +235,15 @@ mod tests {
             Route::CheckpointArchive("c".into(), "n".into()),
         ];
         for r in &every_route {
-            assert!(documented.contains(&r.label()), "{} is routed but not in docs/openapi.yaml", r.label());
-            let method_lines: Vec<String> =
-                allowed(r).iter().map(|m| format!("    {}:", m.as_str().to_lowercase())).collect();
+            assert!(
+                documented.contains(&r.label()),
+                "{} is routed but not in docs/openapi.yaml",
+                r.label()
+            );
+            let method_lines: Vec<String> = allowed(r)
+                .iter()
+                .map(|m| format!("    {}:", m.as_str().to_lowercase()))
+                .collect();
             let section = doc.split(&format!("\n  {}:\n", r.label())).nth(1).unwrap_or("");
             let section = section.split("\n  /").next().unwrap_or("");
             for m in &method_lines {

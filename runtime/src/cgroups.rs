@@ -40,19 +40,91 @@ pub fn pids(id: &str, path: &Path) -> Vec<i32> {
 /// Removes the container's cgroup in every hierarchy. Tasks that just got killed may linger for a
 /// moment, so removal is retried for a while.
 pub fn remove(id: &str, path: &Path) -> Result<()> {
+    // A container may have made sub-cgroups of its own: libcgroups only removes its own level.
+    for mountpoint in cgroup_mountpoints() {
+        let dir = mountpoint.join(path.strip_prefix("/").unwrap_or(path));
+        if dir != mountpoint && dir.starts_with(&mountpoint) {
+            remove_children(&dir);
+        }
+    }
     let m = manager(id, path)?;
     let mut last = None;
     for _ in 0..100 {
         match m.remove() {
-            Ok(()) => return Ok(()),
+            Ok(()) => {
+                last = None;
+                break;
+            }
             Err(e) => last = Some(e.to_string()),
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    Err(Error::internal(format!(
-        "removing cgroup {path:?}: {}",
-        last.unwrap_or_default()
-    )))
+    // Hierarchies libcgroups does not manage (name=systemd, an unused cgroup2 mount) may hold a
+    // directory too, e.g. one CRIU created when it restored the container.
+    for mountpoint in cgroup_mountpoints() {
+        let dir = mountpoint.join(path.strip_prefix("/").unwrap_or(path));
+        if dir != mountpoint && dir.starts_with(&mountpoint) {
+            remove_children(&dir);
+            let _ = std::fs::remove_dir(&dir);
+        }
+    }
+    match last {
+        None => Ok(()),
+        Some(e) => Err(Error::internal(format!("removing cgroup {path:?}: {e}"))),
+    }
+}
+
+/// rmdir of every cgroup below `dir`, deepest first (cgroupfs directories hold only control
+/// files, which go with their directory).
+fn remove_children(dir: &Path) {
+    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    for e in rd.flatten() {
+        if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+            remove_children(&e.path());
+            let _ = std::fs::remove_dir(e.path());
+        }
+    }
+}
+
+/// Mount points of every cgroup (v1 and v2) filesystem of this mount namespace.
+fn cgroup_mountpoints() -> Vec<std::path::PathBuf> {
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return Vec::new();
+    };
+    info.lines()
+        .filter_map(|l| {
+            let (pre, post) = l.split_once(" - ")?;
+            let fstype = post.split(' ').next()?;
+            if fstype != "cgroup" && fstype != "cgroup2" {
+                return None;
+            }
+            pre.split(' ').nth(4).map(std::path::PathBuf::from)
+        })
+        .collect()
+}
+
+/// The hierarchies (as CRIU names them: the comma-joined controllers, `name=X` for named ones,
+/// `unified` for cgroup v2) in which `pid` sits at `path`: the ones the container owns. CRIU is
+/// told to dump only those, never the host's tree above or beside the container.
+pub fn owned_hierarchies(pid: i32, path: &Path) -> Vec<String> {
+    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/cgroup")) else {
+        return Vec::new();
+    };
+    let want = path.to_string_lossy();
+    text.lines()
+        .filter_map(|l| {
+            let mut parts = l.splitn(3, ':');
+            let (_, ctrls, p) = (parts.next()?, parts.next()?, parts.next()?);
+            if p != want {
+                return None;
+            }
+            Some(if ctrls.is_empty() {
+                "unified".to_owned()
+            } else {
+                ctrls.to_owned()
+            })
+        })
+        .collect()
 }
 
 /// Raw cgroup readings of the container (libcgroups' view, v1 or v2).

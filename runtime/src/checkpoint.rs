@@ -301,6 +301,10 @@ impl Runtime {
         d.track_mem = opts.pre_dump || opts.parent.is_some();
         d.parent_img = opts.parent.as_ref().map(|p| format!("../{p}"));
         d.manage_cgroups = true;
+        // Only the container's own cgroups: on a hybrid host its init also sits at the root of
+        // name=systemd and of the unused cgroup2 mount, and CRIU would copy the host's whole
+        // tree there (and every restore would nest it again).
+        d.cgroup_dump_controllers = crate::cgroups::owned_hierarchies(pid, &rec.cgroups_path);
         d.root = Some(rootfs);
         d.ext_mounts = bind_mount_keys(&spec);
         d.external = externals.iter().map(|f| f.key.clone()).collect();
@@ -310,9 +314,15 @@ impl Runtime {
         let result = criu.dump(&d, &mut |_n| Ok(()), self);
         let dump_ms = started.elapsed().as_secs_f64() * 1000.0;
         if let Err(e) = result {
+            // The image dir goes; CRIU's log stays with the container for whoever investigates.
+            let kept = self.container_dir(id).join(format!("checkpoint-{name}-dump.log"));
+            let log_note = match std::fs::copy(dir.join(d.log_file_name()), &kept) {
+                Ok(_) => format!(" (CRIU's log: {})", kept.display()),
+                Err(_) => String::new(),
+            };
             let _ = std::fs::remove_dir_all(&dir);
             return Err(Error::internal(format!(
-                "checkpoint of {id} failed: {}",
+                "checkpoint of {id} failed{log_note}: {}",
                 criu_error_text(&e)
             )));
         }
@@ -523,9 +533,22 @@ pub(crate) struct RestoreTarget<'a> {
     pub stderr: &'a Path,
 }
 
+/// CRIU's failure, most telling line first: CRIU reports its first error, which here is always a
+/// harmless "rlimit: Can't setup RLIMIT_NOFILE" (the sandbox drops CAP_SYS_RESOURCE); the real
+/// cause is the last other error of its log.
 fn criu_error_text(e: &criu::CriuError) -> String {
     match e {
-        criu::CriuError::Failed { message, log_tail } => format!("{message}\n--- CRIU log (tail) ---\n{log_tail}"),
+        criu::CriuError::Failed { message, log_tail } => {
+            let cause = log_tail
+                .lines()
+                .rev()
+                .find(|l| l.contains("Error (") && !l.contains("RLIMIT_NOFILE") && !l.contains("FAILED"))
+                .map(|l| l.split_once("): ").map(|(_, m)| m).unwrap_or(l).trim().to_owned());
+            match cause {
+                Some(c) => format!("{c}\n{message}\n--- CRIU log (tail) ---\n{log_tail}"),
+                None => format!("{message}\n--- CRIU log (tail) ---\n{log_tail}"),
+            }
+        }
         other => other.to_string(),
     }
 }

@@ -1370,7 +1370,11 @@ pub mod spec {
 pub fn criu_version() -> Option<(u32, u32, u32)> {
     let out = Command::new("criu").arg("--version").output().ok()?;
     let s = String::from_utf8_lossy(&out.stdout);
-    let v = s.lines().find_map(|l| l.trim().strip_prefix("Version:"))?.trim().to_string();
+    let v = s
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Version:"))?
+        .trim()
+        .to_string();
     let mut it = v
         .split(|c: char| !c.is_ascii_digit())
         .filter(|x| !x.is_empty())
@@ -1439,7 +1443,8 @@ pub fn unix_request_bytes(
     let mut s = UnixStream::connect(socket)?;
     s.set_read_timeout(Some(IO_TIMEOUT))?;
     s.set_write_timeout(Some(IO_TIMEOUT))?;
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nUser-Agent: ctrd-tests\r\n");
+    let mut head =
+        format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nUser-Agent: ctrd-tests\r\n");
     if let Some(ct) = content_type {
         head.push_str(&format!("Content-Type: {ct}\r\n"));
     }
@@ -1533,7 +1538,13 @@ pub fn unix_request_bytes(
 impl Daemon {
     /// A request whose response body is binary (e.g. a checkpoint archive);
     /// panics on I/O errors.
-    pub fn request_bytes(&self, method: &str, path: &str, content_type: Option<&str>, body: Option<&[u8]>) -> BytesResponse {
+    pub fn request_bytes(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: Option<&str>,
+        body: Option<&[u8]>,
+    ) -> BytesResponse {
         unix_request_bytes(&self.socket, method, path, content_type, body).unwrap_or_else(|e| {
             panic!(
                 "{method} {path}: I/O error talking to ctrd: {e} (daemon: {})\ndaemon log tail:\n{}",
