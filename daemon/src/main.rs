@@ -47,7 +47,8 @@ struct Args {
     /// This machine's id in /state (default: the hostname).
     #[arg(long)]
     id: Option<String>,
-    /// How many container creates/execs run at once (default: 4 per CPU).
+    /// How many container creates/execs run at once (default: one per CPU: starts are CPU-bound,
+    /// more in flight only adds latency; see docs/performance.md).
     #[arg(long)]
     concurrency: Option<usize>,
     /// The criu binary for checkpoint/restore (default: found on PATH).
@@ -128,7 +129,7 @@ fn run(args: Args) -> Result<(), String> {
     let ctx = Arc::new(api::Ctx {
         runtime: rt,
         machine_id,
-        spawn_slots: Semaphore::new(args.concurrency.unwrap_or(cpus * 4).max(1)),
+        spawn_slots: Semaphore::new(args.concurrency.unwrap_or(cpus).max(2)),
         metrics: api::metrics::Metrics::default(),
         criu_version: rt_criu_version,
     });
