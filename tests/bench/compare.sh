@@ -41,18 +41,38 @@ trap cleanup EXIT
 for _ in $(seq 100); do [ -S "$work/ctrd.sock" ] && break; sleep 0.1; done
 export CTRD_ADDRESS="unix://$work/ctrd.sock"
 
-ctrd_rates=() runc_rates=()
+ctrd_rates=() runc_rates=() ctrd_exec=() runc_exec=()
 for r in $(seq "$rounds"); do
   out=$("$top/target/release/ctr" --json bench --count "$count" --concurrency "$conc" --bundle "$bundle" $exec_flag)
   rate=$(python3 -c 'import json,sys; print(round(json.load(sys.stdin)["rate"],1))' <<<"$out")
   p99=$(python3 -c 'import json,sys; d=json.load(sys.stdin); print(round(d["daemonStartMs"]["p99"],1))' <<<"$out")
   echo "round $r ctrd: $rate containers/s (daemon startMs p99 $p99 ms)"
   ctrd_rates+=("$rate")
+  if [ -n "$exec_flag" ]; then
+    erate=$(python3 -c 'import json,sys; e=json.load(sys.stdin)["exec"]; print(round(e["latencyMs"]["count"]/e["wallSeconds"],1))' <<<"$out")
+    echo "round $r ctrd exec: $erate execs/s"
+    ctrd_exec+=("$erate")
+  fi
   out=$(python3 "$runc_bench" --count "$count" --workers "$conc" --json "$bundle")
   rate=$(python3 -c 'import json,sys; print(round(json.load(sys.stdin)["rate_per_s"],1))' <<<"$out")
   echo "round $r runc: $rate containers/s"
   runc_rates+=("$rate")
+  if [ -n "$exec_flag" ]; then
+    out=$(python3 "$top/tests/bench/runc_exec_bench.py" --count "$count" --workers "$conc" --json "$bundle")
+    erate=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["rate_per_s"])' <<<"$out")
+    echo "round $r runc exec: $erate execs/s"
+    runc_exec+=("$erate")
+  fi
 done
+if [ -n "$exec_flag" ]; then
+  python3 - "${ctrd_exec[*]}" "${runc_exec[*]}" <<'PY'
+import statistics, sys
+c = [float(x) for x in sys.argv[1].split()]
+r = [float(x) for x in sys.argv[2].split()]
+print(f"exec: median ctrd {statistics.median(c):.1f}/s, runc {statistics.median(r):.1f}/s, "
+      f"ratio ctrd/runc = {statistics.median(c) / statistics.median(r):.2f}x")
+PY
+fi
 python3 - "${ctrd_rates[*]}" "${runc_rates[*]}" <<'PY'
 import statistics, sys
 c = [float(x) for x in sys.argv[1].split()]
