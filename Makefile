@@ -36,7 +36,7 @@ criu-test:
 
 # Integration tests start the real ctrd binary; they need root (they skip loudly otherwise).
 integration: build
-	CTRD_BIN=$(CURDIR)/target/debug/ctrd $(CARGO) test -p ctrd-tests --locked -- --test-threads=$(TEST_THREADS)
+	CTRD_BIN=$(CURDIR)/target/debug/ctrd $(CARGO) test -p ctrd-tests --tests --locked -- --test-threads=$(TEST_THREADS)
 
 test: deps unit criu-test integration
 
