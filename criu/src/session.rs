@@ -72,7 +72,33 @@ impl<'w> Session<'w> {
                 Ok(())
             });
         }
-        let child = cmd.spawn().map_err(|e| {
+        // std's spawn reaps the child itself when execve fails, and panics if another thread
+        // (the daemon's reaper, which waits for every child) reaped it first. Check the binary
+        // can be executed before spawning, and never let that panic escape.
+        let c_path =
+            std::ffi::CString::new(binary.as_os_str().as_encoded_bytes()).map_err(|_| CriuError::NotFound {
+                searched: binary.display().to_string(),
+            })?;
+        // SAFETY: access(2) only reads the NUL-terminated path.
+        if unsafe { libc::access(c_path.as_ptr(), libc::X_OK) } != 0 {
+            let e = io::Error::last_os_error();
+            return Err(if e.kind() == io::ErrorKind::NotFound {
+                CriuError::NotFound {
+                    searched: binary.display().to_string(),
+                }
+            } else {
+                CriuError::Spawn {
+                    binary: binary.to_path_buf(),
+                    source: e,
+                }
+            });
+        }
+        let spawned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cmd.spawn())).unwrap_or_else(|_| {
+            Err(io::Error::other(
+                "spawning criu failed (its exec failed and the child was reaped elsewhere)",
+            ))
+        });
+        let child = spawned.map_err(|e| {
             if e.kind() == io::ErrorKind::NotFound {
                 CriuError::NotFound {
                     searched: binary.display().to_string(),

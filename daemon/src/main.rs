@@ -126,10 +126,12 @@ fn run(args: Args) -> Result<(), String> {
             .map(|h| h.to_string_lossy().into_owned())
             .unwrap_or_else(|_| "ctrd".into())
     });
+    let slots = args.concurrency.unwrap_or(cpus).max(2);
     let ctx = Arc::new(api::Ctx {
         runtime: rt,
         machine_id,
-        spawn_slots: Semaphore::new(args.concurrency.unwrap_or(cpus).max(2)),
+        spawn_slots: Semaphore::new(slots),
+        spawn_slots_total: slots,
         metrics: api::metrics::Metrics::default(),
         criu_version: rt_criu_version,
     });
@@ -253,6 +255,15 @@ async fn serve(
         _ = term.recv() => tracing::info!("SIGTERM: stopping; containers keep running"),
         _ = int.recv() => tracing::info!("SIGINT: stopping; containers keep running"),
     }
-    // Every change was written to disk before its request was answered: nothing to flush.
+    // Every change was written to disk before its request was answered: nothing to flush. But a
+    // create or exec still in the fork server would start a process nobody records: let those
+    // finish (bounded) by taking every concurrency slot.
+    let slots = u32::try_from(ctx.spawn_slots_total).unwrap_or(u32::MAX);
+    if tokio::time::timeout(std::time::Duration::from_secs(30), ctx.spawn_slots.acquire_many(slots))
+        .await
+        .is_err()
+    {
+        tracing::warn!("creates/execs still in flight after 30 s; exiting anyway");
+    }
     Ok(())
 }

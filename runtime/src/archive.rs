@@ -110,7 +110,12 @@ impl Runtime {
                 "container {id} already has a checkpoint {name}"
             )));
         }
-        let staging = base.join(format!(".import-{name}-{}", std::process::id()));
+        // Unique per import: two imports of the same name never share (or delete) a staging dir.
+        let nonce = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let staging = base.join(format!(".import-{name}-{}-{nonce:x}", std::process::id()));
         let _ = std::fs::remove_dir_all(&staging);
         std::fs::create_dir_all(&staging)?;
         let result = self.unpack(id, name, &base, &staging, input);

@@ -235,11 +235,17 @@ fn normalize(id: &str, bundle: &Path, mut spec: Spec) -> Result<Bundle> {
                     "invalid bundle: linux.cgroupsPath {s:?} must not contain .."
                 )));
             }
-            if p.is_absolute() {
+            let abs = if p.is_absolute() {
                 p.clone()
             } else {
                 Path::new("/").join(p)
+            };
+            if abs.components().count() < 2 {
+                return Err(Error::invalid(format!(
+                    "invalid bundle: linux.cgroupsPath {s:?} is the root cgroup; give a cgroup of the container's own"
+                )));
             }
+            abs
         }
     };
     linux.set_cgroups_path(Some(cgroups_path.clone()));

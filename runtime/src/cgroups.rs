@@ -86,6 +86,15 @@ fn remove_children(dir: &Path) {
     }
 }
 
+/// The first existing directory for `path` in any cgroup hierarchy (the root `/` always exists).
+pub fn existing_dir(path: &Path) -> Option<std::path::PathBuf> {
+    let rel = path.strip_prefix("/").unwrap_or(path);
+    cgroup_mountpoints()
+        .into_iter()
+        .map(|m| m.join(rel))
+        .find(|d| d.exists())
+}
+
 /// Mount points of every cgroup (v1 and v2) filesystem of this mount namespace.
 fn cgroup_mountpoints() -> Vec<std::path::PathBuf> {
     let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {

@@ -249,8 +249,11 @@ impl Runtime {
             Ok(())
         })?;
         let pid = rec.pid;
-        let result = self.dump(criu, id, name, pid, &rec, opts);
-        self.end_change(id);
+        let result = {
+            // Whatever happens in the dump (even a panic), the container is not left busy.
+            let _done = ChangeGuard { rt: self, id };
+            self.dump(criu, id, name, pid, &rec, opts)
+        };
         let info = result?;
         if opts.exit {
             // CRIU killed the tree after the dump; the reaper records the exit.
@@ -466,7 +469,9 @@ impl Runtime {
             .as_ref()
             .map(|r| r.path().clone())
             .unwrap_or_default();
-        let criu_root = dir.join(".criu-root");
+        // Outside the container's state dir, which a later delete removes recursively: a bind
+        // mount left there by a crash must never lead remove_dir_all into the client's rootfs.
+        let criu_root = criu_roots_dir(&self.cfg.state_dir).join(format!("{id}-{}", std::process::id()));
         std::fs::create_dir_all(&criu_root)?;
         nix::mount::mount(
             Some(&rootfs),
@@ -517,6 +522,37 @@ impl Runtime {
                 criu_error_text(&e)
             ))),
         }
+    }
+}
+
+/// Where restores bind-mount rootfs for CRIU (one directory each, unmounted after the restore).
+pub(crate) fn criu_roots_dir(state_dir: &Path) -> PathBuf {
+    state_dir.join(".criu-roots")
+}
+
+/// Unmounts and removes rootfs binds a crashed restore left behind (at start-up).
+pub(crate) fn clean_criu_roots(state_dir: &Path) {
+    let Ok(rd) = std::fs::read_dir(criu_roots_dir(state_dir)) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let _ = nix::mount::umount2(&e.path(), nix::mount::MntFlags::MNT_DETACH);
+        // remove_dir, not remove_dir_all: if the unmount failed, the rootfs stays untouched.
+        if let Err(err) = std::fs::remove_dir(e.path()) {
+            tracing::warn!(dir = ?e.path(), "left a CRIU root behind: {err}");
+        }
+    }
+}
+
+/// Ends a container's change when dropped.
+pub(crate) struct ChangeGuard<'a> {
+    pub rt: &'a Runtime,
+    pub id: &'a str,
+}
+
+impl Drop for ChangeGuard<'_> {
+    fn drop(&mut self) {
+        self.rt.end_change(self.id);
     }
 }
 

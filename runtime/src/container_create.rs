@@ -103,6 +103,16 @@ impl Runtime {
         if let Some(old) = replaced {
             self.remove_resources(&old.id, &old.cgroups_path);
         }
+        // ctrd only ever creates a cgroup of its own: never adopt (and later kill and remove) an
+        // existing one, be it a host service's, the root, or another container's.
+        if let Some(existing) = crate::cgroups::existing_dir(&bundle.cgroups_path) {
+            self.lock().containers.remove(id);
+            return Err(Error::conflict(format!(
+                "linux.cgroupsPath {:?} already exists ({}): ctrd only runs containers in cgroups it creates",
+                bundle.cgroups_path,
+                existing.display()
+            )));
+        }
 
         match self.create_reserved(id, &opts, &bundle) {
             Ok(rec) => Ok(rec),

@@ -40,7 +40,7 @@ impl Runtime {
         let mut inner = self.lock();
         if let Some(e) = inner.containers.remove(id) {
             for p in &e.rec.processes {
-                inner.ptys.remove(&p.pid);
+                inner.ptys.remove(&(id.to_owned(), p.pid));
             }
         }
         inner.owners.retain(

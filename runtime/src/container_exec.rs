@@ -45,6 +45,11 @@ impl Runtime {
                     e.rec.status.as_str()
                 )));
             }
+            if e.busy {
+                // Being deleted, paused or checkpointed: a process joining a frozen or dying
+                // cgroup would hang or leak.
+                return Err(Error::conflict(format!("container {id} is being changed")));
+            }
             e.seccomp.clone()
         };
         let dir = self.container_dir(id);
@@ -94,7 +99,23 @@ impl Runtime {
         if let Some(master) = pty {
             // Even an already exited process's pty still holds its output for an attach.
             let exited_at = exited.map(|_| Instant::now());
-            inner.ptys.insert(pid, (std::sync::Arc::new(master), exited_at));
+            inner
+                .ptys
+                .insert((id.to_owned(), pid), (std::sync::Arc::new(master), exited_at));
+        }
+        let gone = !inner
+            .containers
+            .get(id)
+            .is_some_and(|e| !e.creating && e.rec.status == Status::Running);
+        if gone {
+            // Deleted or stopped while the process was being started: do not leave it behind.
+            inner.owners.remove(&pid);
+            inner.ptys.remove(&(id.to_owned(), pid));
+            drop(inner);
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+            return Err(Error::conflict(format!(
+                "container {id} stopped or was deleted during the exec"
+            )));
         }
         let Some(e) = inner.containers.get_mut(id) else {
             return Err(Error::not_found(format!("container {id} was deleted meanwhile")));

@@ -66,7 +66,7 @@ pub(crate) struct Inner {
     /// Pty masters of terminal execs, by pid, with the time their process exited: a master is
     /// kept after the exit (its buffer still holds the output) until an attach drained it or
     /// PTY_GRACE passed, so a client attaching to a short-lived process still gets everything.
-    pub ptys: HashMap<i32, (Arc<std::os::fd::OwnedFd>, Option<Instant>)>,
+    pub ptys: HashMap<(String, i32), (Arc<std::os::fd::OwnedFd>, Option<Instant>)>,
     /// Exits of helper processes, until their waiter takes them.
     pub helper_exits: HashMap<i32, Option<i32>>,
 }
@@ -90,6 +90,9 @@ impl Runtime {
     pub fn new(cfg: Config, spawner: Spawner) -> Result<Arc<Runtime>> {
         for dir in [&cfg.state_dir, &cfg.root_dir] {
             std::fs::create_dir_all(dir).map_err(|e| Error::internal(format!("creating {dir:?}: {e}")))?;
+            // Checkpoints, imported archives and logs are root's: others may traverse (a
+            // user-namespaced container's rootfs may live below) but not list.
+            let _ = std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o711));
         }
         let lc_root = cfg.state_dir.join(".libcontainer");
         std::fs::create_dir_all(&lc_root).map_err(|e| Error::internal(format!("creating {lc_root:?}: {e}")))?;
@@ -117,6 +120,7 @@ impl Runtime {
             criu: std::sync::OnceLock::new(),
         });
         let _ = slot.set(Arc::downgrade(&rt));
+        crate::checkpoint::clean_criu_roots(&rt.cfg.state_dir);
         rt.adopt_existing();
         reaper::start_reaper(sink)?;
         // CRIU is asked for its version through the reaper, like every child.
@@ -279,7 +283,7 @@ impl Runtime {
                 inner
                     .ptys
                     .retain(|_, (_, exited)| exited.is_none_or(|t| now.duration_since(t) < PTY_GRACE));
-                if let Some((_, exited)) = inner.ptys.get_mut(&pid) {
+                if let Some((_, exited)) = inner.ptys.get_mut(&(id.clone(), pid)) {
                     *exited = Some(now);
                 }
                 if let Some(e) = inner.containers.get_mut(&id) {
@@ -296,11 +300,23 @@ impl Runtime {
             Some(Owner::Helper) => {
                 inner.helper_exits.insert(pid, status);
             }
+            None if pid == self.spawner.pid().as_raw() => {
+                // Without its fork server the daemon cannot create or exec anything, and a new
+                // one cannot be forked safely from this multi-threaded process. Every record is on
+                // disk and containers outlive the daemon: exit, and let the service manager (or
+                // the operator) start ctrd again, which re-adopts them.
+                tracing::error!(?status, "the fork server died: exiting so that ctrd can be restarted");
+                std::process::exit(70);
+            }
             None => {
                 let now = Instant::now();
-                inner
-                    .unclaimed
-                    .retain(|_, (_, at)| now.duration_since(*at) < UNCLAIMED_TTL);
+                // Pruned in batches: a container re-parenting many short-lived orphans to the
+                // daemon must not make every exit a scan under the one lock.
+                if inner.unclaimed.len() >= 256 {
+                    inner
+                        .unclaimed
+                        .retain(|_, (_, at)| now.duration_since(*at) < UNCLAIMED_TTL);
+                }
                 inner.unclaimed.insert(pid, (status, now));
             }
         }
@@ -333,10 +349,11 @@ impl Runtime {
     }
 
     /// An attach to `pid` ended: once its process has exited, nobody needs its pty any more.
-    pub fn release_pty(&self, pid: i32) {
+    pub fn release_pty(&self, id: &str, pid: i32) {
         let mut inner = self.lock();
-        if matches!(inner.ptys.get(&pid), Some((_, Some(_)))) {
-            inner.ptys.remove(&pid);
+        let key = (id.to_owned(), pid);
+        if matches!(inner.ptys.get(&key), Some((_, Some(_)))) {
+            inner.ptys.remove(&key);
         }
     }
 
@@ -349,7 +366,7 @@ impl Runtime {
         }
         inner
             .ptys
-            .get(&pid)
+            .get(&(id.to_owned(), pid))
             .map(|(fd, _)| fd.clone())
             .ok_or_else(|| Error::conflict(format!("process {pid} has no terminal (or it has exited)")))
     }

@@ -350,3 +350,36 @@ fn unknown_routes_and_methods() {
     // The daemon still serves.
     assert_eq!(d.get("/state").status, 200);
 }
+
+/// A bundle may not put its container into a cgroup that already exists (a host service's, the
+/// root, another container's): ctrd would otherwise kill and remove it on cleanup.
+#[test]
+fn existing_or_root_cgroups_are_refused() {
+    if skip_unless_root() {
+        return;
+    }
+    let d = Daemon::start();
+    // A cgroup that exists, with a process in it.
+    let name = unique_id("hostsvc");
+    let host_cg = std::path::PathBuf::from("/sys/fs/cgroup/pids").join(&name);
+    fs::create_dir_all(&host_cg).unwrap();
+    let mut sleeper = std::process::Command::new("sleep").arg("300").spawn().unwrap();
+    fs::write(host_cg.join("cgroup.procs"), sleeper.id().to_string()).unwrap();
+
+    let mut b = d.bundle("cgexist", &["sleep", "100"]);
+    let cg = format!("/{name}");
+    b.edit_write(|c| c["linux"]["cgroupsPath"] = json!(cg));
+    let id = unique_id("cgexist");
+    create_json_fails(&d, &id, json!({ "bundlePath": b.dir }), 409, "existing cgroup");
+    assert!(host_cg.exists(), "the existing cgroup was removed");
+    assert!(pid_alive(sleeper.id() as i32), "the process in the existing cgroup was killed");
+
+    let mut root = d.bundle("cgroot", &["sleep", "100"]);
+    root.edit_write(|c| c["linux"]["cgroupsPath"] = json!("/"));
+    create_json_fails(&d, &unique_id("cgroot"), json!({ "bundlePath": root.dir }), 400, "root cgroup");
+    assert!(pid_alive(sleeper.id() as i32));
+
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    let _ = fs::remove_dir(&host_cg);
+}

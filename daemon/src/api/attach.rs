@@ -72,7 +72,7 @@ pub fn attach(ctx: &Arc<Ctx>, id: &str, pid: i32, req: Request<Incoming>) -> Res
                 if let Err(e) = bridge(TokioIo::new(upgraded), master).await {
                     tracing::debug!(id, pid, "attach ended: {e}");
                 }
-                rt.release_pty(pid);
+                rt.release_pty(&id, pid);
             }
             Err(e) => tracing::warn!(id, pid, "attach upgrade failed: {e}"),
         }

@@ -23,7 +23,12 @@ pub fn stream(ctx: &Arc<Ctx>, filter: Option<String>) -> Result<Reply, ApiError>
     tokio::spawn(async move {
         let overflow = || Bytes::from_static(b"{\"type\":\"overflow\"}\n");
         loop {
-            let ev = match events.recv().await {
+            // A client that went away is noticed even when no event ever matches its filter.
+            let next = tokio::select! {
+                ev = events.recv() => ev,
+                _ = tx.closed() => return,
+            };
+            let ev = match next {
                 Ok(ev) => ev,
                 Err(RecvError::Lagged(_)) => {
                     let _ = tx.try_send(overflow());

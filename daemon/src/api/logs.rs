@@ -59,23 +59,37 @@ pub async fn get(ctx: Arc<Ctx>, id: String, query: Option<String>) -> Result<Rep
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(ApiError::internal(format!("opening {path:?}: {e}"))),
     };
-    let mut start = Vec::new();
+    let from = match (file.as_mut(), tail) {
+        (Some(f), Some(n)) => tail_start(f, n)
+            .await
+            .map_err(|e| ApiError::internal(format!("reading {path:?}: {e}")))?,
+        _ => 0,
+    };
     if let Some(f) = file.as_mut() {
-        f.read_to_end(&mut start)
+        f.seek(SeekFrom::Start(from))
             .await
             .map_err(|e| ApiError::internal(e.to_string()))?;
     }
-    let from = tail.map(|n| tail_offset(&start, n)).unwrap_or(0);
-    let first = Bytes::from(start).slice(from..);
     let (tx, body) = crate::body::channel(16);
     tokio::spawn(async move {
-        if !first.is_empty() && tx.send(first).await.is_err() {
-            return;
+        // What is there now, in chunks (never the whole file in memory).
+        let mut buf = vec![0u8; 64 * 1024];
+        if let Some(f) = file.as_mut() {
+            loop {
+                match f.read(&mut buf).await {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        if tx.send(Bytes::copy_from_slice(&buf[..n])).await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(_) => return,
+                }
+            }
         }
         if !follow {
             return;
         }
-        let mut buf = vec![0u8; 64 * 1024];
         loop {
             if file.is_none() {
                 file = tokio::fs::File::open(&path).await.ok();
@@ -118,6 +132,28 @@ pub async fn get(ctx: Arc<Ctx>, id: String, query: Option<String>) -> Result<Rep
         }
     });
     Ok(Reply::stream("text/plain; charset=utf-8", body))
+}
+
+/// The offset where the last `n` lines of the file start, reading backwards in blocks (memory
+/// bounded by the size of those lines).
+async fn tail_start(f: &mut tokio::fs::File, n: usize) -> std::io::Result<u64> {
+    let len = f.seek(SeekFrom::End(0)).await?;
+    let mut pos = len;
+    let mut acc: Vec<u8> = Vec::new();
+    while pos > 0 {
+        let block = pos.min(64 * 1024);
+        pos -= block;
+        f.seek(SeekFrom::Start(pos)).await?;
+        let mut chunk = vec![0u8; block as usize];
+        f.read_exact(&mut chunk).await?;
+        chunk.extend_from_slice(&acc);
+        acc = chunk;
+        // One more newline than lines asked for (a trailing newline ends the last line).
+        if acc.iter().filter(|b| **b == b'\n').count() > n {
+            break;
+        }
+    }
+    Ok(len - acc.len() as u64 + tail_offset(&acc, n) as u64)
 }
 
 #[cfg(test)]

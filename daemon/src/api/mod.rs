@@ -29,6 +29,8 @@ pub struct Ctx {
     pub machine_id: String,
     /// Bounds concurrent creates and execs to what the machine can use.
     pub spawn_slots: Semaphore,
+    /// How many slots there are.
+    pub spawn_slots_total: usize,
     pub metrics: metrics::Metrics,
     /// The CRIU version found at start-up, if any.
     pub criu_version: Option<String>,
