@@ -164,7 +164,7 @@ async fn route(ctx: Arc<Ctx>, req: Request<Incoming>) -> Result<Reply, ApiError>
         (Method::POST, Route::ProcessSub(id, pid, ProcessSub::Wait)) => api::wait::process(ctx, id, pid).await,
         (Method::POST, Route::ProcessSub(id, pid, ProcessSub::Resize)) => api::attach::resize(&ctx, &id, pid, &body),
         (Method::GET, Route::Checkpoints(id)) => api::checkpoint::list(ctx, id).await,
-        (Method::GET, Route::Checkpoint(id, name)) => api::checkpoint::get(&ctx, &id, &name),
+        (Method::GET, Route::Checkpoint(id, name)) => api::checkpoint::get(ctx, id, name).await,
         (Method::POST, Route::Checkpoint(id, name)) => api::checkpoint::create(ctx, id, name, body).await,
         (Method::DELETE, Route::Checkpoint(id, name)) => api::checkpoint::delete(ctx, id, name).await,
         (m, r) => Err(ApiError::new(

@@ -50,6 +50,15 @@ impl Runtime {
                 // cgroup would hang or leak.
                 return Err(Error::conflict(format!("container {id} is being changed")));
             }
+            if let Some(cwd) = &opts.cwd {
+                // Seen through the init's root, with the container's own mounts.
+                let inside = std::path::Path::new("/proc").join(e.rec.pid.to_string()).join("root");
+                if !inside.join(cwd.trim_start_matches('/')).is_dir() {
+                    return Err(Error::invalid(format!(
+                        "cwd {cwd:?} is not a directory in container {id}"
+                    )));
+                }
+            }
             e.seccomp.clone()
         };
         let dir = self.container_dir(id);

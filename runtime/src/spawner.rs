@@ -153,9 +153,24 @@ impl Spawner {
         }
         match serde_json::from_slice::<Reply>(&buf[..n]) {
             Ok(Reply::Ok { pid }) => Ok((pid, fd)),
-            Ok(Reply::Err { message }) => Err(Error::internal(message)),
+            Ok(Reply::Err { message }) => Err(classify(message)),
             Err(e) => Err(Error::internal(format!("bad answer from the fork server: {e}"))),
         }
+    }
+}
+
+/// libcontainer reports a program the client named that cannot be run like any other failure:
+/// those are the client's mistakes (400), the rest are faults (500).
+fn classify(message: String) -> Error {
+    let client = [
+        "not found in $PATH",
+        "does not have correct permissions",
+        "PATH environment variable is not set",
+    ];
+    if client.iter().any(|m| message.contains(m)) {
+        Error::invalid(message)
+    } else {
+        Error::internal(message)
     }
 }
 

@@ -372,14 +372,47 @@ fn existing_or_root_cgroups_are_refused() {
     let id = unique_id("cgexist");
     create_json_fails(&d, &id, json!({ "bundlePath": b.dir }), 409, "existing cgroup");
     assert!(host_cg.exists(), "the existing cgroup was removed");
-    assert!(pid_alive(sleeper.id() as i32), "the process in the existing cgroup was killed");
+    assert!(
+        pid_alive(sleeper.id() as i32),
+        "the process in the existing cgroup was killed"
+    );
 
     let mut root = d.bundle("cgroot", &["sleep", "100"]);
     root.edit_write(|c| c["linux"]["cgroupsPath"] = json!("/"));
-    create_json_fails(&d, &unique_id("cgroot"), json!({ "bundlePath": root.dir }), 400, "root cgroup");
+    create_json_fails(
+        &d,
+        &unique_id("cgroot"),
+        json!({ "bundlePath": root.dir }),
+        400,
+        "root cgroup",
+    );
     assert!(pid_alive(sleeper.id() as i32));
 
     let _ = sleeper.kill();
     let _ = sleeper.wait();
     let _ = fs::remove_dir(&host_cg);
+}
+
+/// Programs and directories the client names that do not exist in the container are the
+/// client's mistake: 400, and nothing is left in the container's process list.
+#[test]
+fn exec_of_missing_program_or_cwd_is_400() {
+    if skip_unless_root() {
+        return;
+    }
+    let d = Daemon::start();
+    let b = d.bundle("execerr", &["sleep", "1000"]);
+    let id = unique_id("execerr");
+    let r = d.post(&format!("/containers/{id}"), Some(json!({ "bundlePath": b.dir })));
+    assert_eq!(r.status, 201, "{r:?}");
+    let path = format!("/containers/{id}/process");
+    let r = d.put(&path, Some(json!({ "args": ["nosuchprog"] })));
+    assert_error(&r, 400, "missing program");
+    assert!(r.error().contains("nosuchprog"), "{r:?}");
+    let r = d.put(&path, Some(json!({ "args": ["true"], "cwd": "/nonexistent" })));
+    assert_error(&r, 400, "missing cwd");
+    let r = d.get(&format!("/containers/{id}"));
+    assert_eq!(r.json["processes"].as_array().map(|a| a.len()), Some(0), "{r:?}");
+    let r = d.put(&path, Some(json!({ "args": ["true"], "cwd": "/tmp" })));
+    assert_eq!(r.status, 200, "{r:?}");
 }

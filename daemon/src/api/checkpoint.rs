@@ -53,8 +53,10 @@ pub async fn list(ctx: Arc<Ctx>, id: String) -> Result<Reply, ApiError> {
     Reply::json(StatusCode::OK, &list)
 }
 
-pub fn get(ctx: &Ctx, id: &str, name: &str) -> Result<Reply, ApiError> {
-    Reply::json(StatusCode::OK, &ctx.runtime.checkpoint_info(id, name)?)
+pub async fn get(ctx: Arc<Ctx>, id: String, name: String) -> Result<Reply, ApiError> {
+    let rt = ctx.runtime.clone();
+    let info = blocking(move || rt.checkpoint_info(&id, &name).map_err(ApiError::from)).await?;
+    Reply::json(StatusCode::OK, &info)
 }
 
 pub async fn delete(ctx: Arc<Ctx>, id: String, name: String) -> Result<Reply, ApiError> {
