@@ -203,6 +203,11 @@ fn serve(ctl: OwnedFd, log_filter: String) -> ! {
     // SAFETY: setting a signal disposition to SIG_IGN installs no handler code.
     let _ = unsafe { signal::signal(Signal::SIGCHLD, SigHandler::SigIgn) };
     let _ = unsafe { signal::signal(Signal::SIGPIPE, SigHandler::SigIgn) };
+    // `killall ctrd` / `pkill ctrd` also reach this process (same name): it ends with the daemon
+    // (pdeathsig) and must not die first, or the daemon would see its fork server gone.
+    let _ = unsafe { signal::signal(Signal::SIGTERM, SigHandler::SigIgn) };
+    let _ = unsafe { signal::signal(Signal::SIGINT, SigHandler::SigIgn) };
+    let _ = unsafe { signal::signal(Signal::SIGHUP, SigHandler::SigIgn) };
     let _ = nix::unistd::setsid();
     let mut buf = vec![0u8; MAX_MSG];
     loop {
@@ -302,6 +307,9 @@ fn worker(req: Request) -> (Reply, Option<OwnedFd>) {
     // SAFETY: restoring default dispositions installs no handler code.
     let _ = unsafe { signal::signal(Signal::SIGCHLD, SigHandler::SigDfl) };
     let _ = unsafe { signal::signal(Signal::SIGPIPE, SigHandler::SigDfl) };
+    let _ = unsafe { signal::signal(Signal::SIGTERM, SigHandler::SigDfl) };
+    let _ = unsafe { signal::signal(Signal::SIGINT, SigHandler::SigDfl) };
+    let _ = unsafe { signal::signal(Signal::SIGHUP, SigHandler::SigDfl) };
     let _ = signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
     let _ = nix::sys::prctl::set_pdeathsig(None);
     let result = match req {
