@@ -318,3 +318,43 @@ fn machine_id_and_concurrency_flags() {
         d.force_delete(id);
     }
 }
+
+/// Containers never inherit an ignored signal from the daemon or its fork server, and a SIGTERM
+/// that reaches the fork server (`pkill ctrd` matches it too) does not take the daemon down.
+#[test]
+fn signal_dispositions_and_fork_server_sigterm() {
+    if skip_unless_root() {
+        return;
+    }
+    let d = Daemon::start();
+    let b = d.bundle("sigign", &["sleep", "1000"]);
+    let id = unique_id("sigign");
+    let r = d.post(&format!("/containers/{id}"), Some(json!({ "bundlePath": b.dir })));
+    assert_eq!(r.status, 201, "{r:?}");
+    let pid = r.json["pid"].as_i64().unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let ign = status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigIgn:"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert_eq!(ign, "0000000000000000", "the container ignores signals: {ign}");
+
+    // The fork server: the daemon's child that is not a container init.
+    let children = std::fs::read_to_string(format!("/proc/{}/task/{}/children", d.pid(), d.pid())).unwrap_or_default();
+    let server = children
+        .split_whitespace()
+        .filter_map(|p| p.parse::<i32>().ok())
+        .find(|p| *p as i64 != pid)
+        .expect("the fork server is a child of the daemon");
+    unsafe { libc::kill(server, libc::SIGTERM) };
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(pid_alive(server), "the fork server died of SIGTERM");
+    let id2 = unique_id("sigign2");
+    let r = d.post(&format!("/containers/{id2}"), Some(json!({ "bundlePath": b.dir })));
+    assert_eq!(
+        r.status, 201,
+        "the daemon cannot create after SIGTERM to its fork server: {r:?}"
+    );
+}
