@@ -29,11 +29,7 @@ pub async fn start(ctx: Arc<Ctx>, id: String, body: Bytes) -> Result<Reply, ApiE
         return Err(ApiError::bad_request("checkpointContainer needs checkpoint"));
     }
     let accepted = std::time::Instant::now();
-    let _slot = ctx
-        .spawn_slots
-        .acquire()
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let _slot = ctx.spawn_slot().await?;
     let rt = ctx.runtime.clone();
     // startMs: from the moment the daemon works on the request to the process running;
     // queueMs: how long it waited for one of the --concurrency slots before that.

@@ -36,6 +36,16 @@ pub struct Ctx {
     pub criu_version: Option<String>,
 }
 
+impl Ctx {
+    /// One of the `--concurrency` slots for a create or an exec (held until dropped).
+    pub async fn spawn_slot(&self) -> Result<tokio::sync::SemaphorePermit<'_>, ApiError> {
+        self.spawn_slots
+            .acquire()
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))
+    }
+}
+
 /// A handler's answer.
 pub struct Reply {
     pub status: StatusCode,

@@ -28,11 +28,7 @@ pub async fn add(ctx: Arc<Ctx>, id: String, body: Bytes) -> Result<Reply, ApiErr
         }),
         terminal: req.terminal,
     };
-    let _slot = ctx
-        .spawn_slots
-        .acquire()
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let _slot = ctx.spawn_slot().await?;
     let rt = ctx.runtime.clone();
     let pid = blocking(move || rt.exec(&id, opts).map_err(ApiError::from)).await?;
     Reply::json(StatusCode::OK, &json!({ "pid": pid }))
