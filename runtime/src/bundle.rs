@@ -20,6 +20,8 @@ pub struct Bundle {
     pub spec: Spec,
     /// The seccomp profile compiled to BPF, if the bundle has one.
     pub seccomp: Option<Arc<CompiledSeccomp>>,
+    /// The profile as the bundle gave it (kept to recompile it after a daemon restart).
+    pub seccomp_profile: Option<oci_spec::runtime::LinuxSeccomp>,
     /// The absolute cgroups path of the container.
     pub cgroups_path: PathBuf,
 }
@@ -250,7 +252,8 @@ fn normalize(id: &str, bundle: &Path, mut spec: Spec) -> Result<Bundle> {
     };
     linux.set_cgroups_path(Some(cgroups_path.clone()));
 
-    let seccomp = match linux.seccomp().clone() {
+    let seccomp_profile = linux.seccomp().clone();
+    let seccomp = match seccomp_profile.clone() {
         None => None,
         Some(profile) => {
             let wants_nnp = process.no_new_privileges() == Some(true);
@@ -276,6 +279,7 @@ fn normalize(id: &str, bundle: &Path, mut spec: Spec) -> Result<Bundle> {
         path: bundle.to_path_buf(),
         spec,
         seccomp,
+        seccomp_profile,
         cgroups_path,
     })
 }

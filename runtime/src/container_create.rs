@@ -130,10 +130,9 @@ impl Runtime {
         // libcontainer reads the normalized spec from this directory (our "shadow bundle").
         let spec = serde_json::to_vec(&bundle.spec).map_err(|e| Error::internal(format!("encoding spec: {e}")))?;
         std::fs::write(dir.join("config.json"), spec)?;
-        if bundle.seccomp.is_some() {
-            let raw = std::fs::read(opts.bundle.join("config.json"))?;
-            let v: serde_json::Value = serde_json::from_slice(&raw).map_err(|e| Error::internal(e.to_string()))?;
-            std::fs::write(dir.join(SECCOMP_FILE), v["linux"]["seccomp"].to_string())?;
+        if let Some(profile) = &bundle.seccomp_profile {
+            let body = serde_json::to_vec(profile).map_err(|e| Error::internal(format!("encoding seccomp: {e}")))?;
+            std::fs::write(dir.join(SECCOMP_FILE), body)?;
         }
         let stdout = opts.stdout.clone().unwrap_or_else(|| dir.join("stdout.log"));
         let stderr = opts.stderr.clone().unwrap_or_else(|| dir.join("stderr.log"));

@@ -21,11 +21,7 @@ pub async fn add(ctx: Arc<Ctx>, id: String, body: Bytes) -> Result<Reply, ApiErr
         args,
         env: req.env,
         cwd: req.cwd.filter(|c| !c.is_empty()),
-        user: req.user.map(|u| runtime::User {
-            uid: u.uid,
-            gid: u.gid,
-            additional_gids: u.additional_gids,
-        }),
+        user: req.user,
         terminal: req.terminal,
     };
     let _slot = ctx.spawn_slot().await?;

@@ -20,14 +20,8 @@ pub struct UpdateContainer {
     pub resources: Option<runtime::ResourceUpdate>,
 }
 
-#[derive(Debug, Deserialize, Serialize, Clone, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct User {
-    pub uid: u32,
-    pub gid: u32,
-    #[serde(default)]
-    pub additional_gids: Vec<u32>,
-}
+/// `{"uid", "gid", "additionalGids"}`: the engine's own type has exactly the API's shape.
+pub use runtime::User;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -87,11 +81,7 @@ impl From<&runtime::ContainerRecord> for Container {
                     args: p.args.clone(),
                     env: p.env.clone(),
                     cwd: p.cwd.clone(),
-                    user: User {
-                        uid: p.user.uid,
-                        gid: p.user.gid,
-                        additional_gids: p.user.additional_gids.clone(),
-                    },
+                    user: p.user.clone(),
                     terminal: p.terminal,
                     exit_status: p.exit_status,
                 })
