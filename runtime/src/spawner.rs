@@ -209,6 +209,13 @@ fn serve(ctl: OwnedFd, log_filter: String) -> ! {
     let _ = unsafe { signal::signal(Signal::SIGINT, SigHandler::SigIgn) };
     let _ = unsafe { signal::signal(Signal::SIGHUP, SigHandler::SigIgn) };
     let _ = nix::unistd::setsid();
+    // pathrs (libcontainer's safe path library) caches one private procfs mount per process and
+    // creates it on first use. Creating it here, once, lets every worker and the container
+    // processes they fork inherit it, instead of each new intermediate process mounting its own
+    // procfs (a superblock created and torn down per container). It is close-on-exec.
+    if let Err(e) = pathrs::procfs::ProcfsHandle::new() {
+        tracing::warn!("no cached procfs handle for the fork server: {e}");
+    }
     let mut buf = vec![0u8; MAX_MSG];
     loop {
         let (n, mut fds) = match recv_with_fds(ctl.as_raw_fd(), &mut buf) {
@@ -312,6 +319,9 @@ fn worker(req: Request) -> (Reply, Option<OwnedFd>) {
     let _ = unsafe { signal::signal(Signal::SIGHUP, SigHandler::SigDfl) };
     let _ = signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
     let _ = nix::sys::prctl::set_pdeathsig(None);
+    // A worker lives for one create or exec: it (and libcontainer's processes it forks) may read
+    // the cgroup v1 mount points once instead of once per subsystem.
+    libcgroups::v1::util::cache_mount_points_in_this_process();
     let result = match req {
         Request::Create(r) => create(r).map(|pid| (pid, None)),
         Request::Exec(r) if r.terminal => exec_terminal(r).map(|(pid, fd)| (pid, Some(fd))),
