@@ -197,3 +197,78 @@ fn seccomp_applies_to_exec() {
     assert!(!out.contains("rc=0"), "exec escaped the seccomp profile: {out:?}");
     d.force_delete(&id);
 }
+
+/// On a cgroup v1 host, the container's `/sys/fs/cgroup/<hierarchy>` are read-only bind mounts of
+/// its own cgroup directories (what a namespaced cgroupfs mount would show, without a new
+/// superblock per hierarchy and container), and the masked directories share one read-only tmpfs.
+#[test]
+fn cgroup_v1_view_is_own_cgroup_read_only_and_masked_dirs_share_one_tmpfs() {
+    if skip_unless_root() {
+        return;
+    }
+    if cgroup_mode() != CgroupMode::Hybrid {
+        eprintln!("SKIP: cgroup v1 hierarchies only (this host is cgroup v2 only)");
+        return;
+    }
+    let d = Daemon::start();
+    let id = unique_id("cgview");
+    let script = "cat /sys/fs/cgroup/memory/memory.limit_in_bytes; cat /sys/fs/cgroup/pids/pids.max; \
+                  cat /proc/self/cgroup; \
+                  if echo 1 > /sys/fs/cgroup/pids/pids.max; then echo WROTE; else echo REFUSED; fi; \
+                  if touch /sys/firmware/x; then echo WROTE-MASK; else echo REFUSED-MASK; fi; \
+                  echo LISTED $(ls -A /sys/firmware | wc -l); echo DONE; sleep 1000";
+    let mut b = d.bundle("cgview", &["sh", "-c", script]);
+    b.edit_write(|cfg| {
+        cfg["linux"]["resources"]["memory"] = json!({ "limit": 67108864 });
+        cfg["linux"]["resources"]["pids"] = json!({ "limit": 42 });
+    });
+    let pid = d.create_ok(&id, &b);
+    let out = wait_file_contains(d.stdout_log(&id), "DONE", WAIT);
+    let lines: Vec<&str> = out.lines().map(str::trim).collect();
+    assert_eq!(lines.first(), Some(&"67108864"), "memory limit seen inside: {out}");
+    assert_eq!(lines.get(1), Some(&"42"), "pids limit seen inside: {out}");
+    // The cgroup namespace makes the container's cgroups its root.
+    assert!(
+        lines.iter().any(|l| *l == "4:memory:/" || l.ends_with(":memory:/")),
+        "{out}"
+    );
+    assert!(lines.contains(&"REFUSED"), "the spec's cgroup mount is ro: {out}");
+    assert!(lines.contains(&"REFUSED-MASK"), "masked dir must be read-only: {out}");
+    assert!(lines.contains(&"LISTED 0"), "masked dir must be empty: {out}");
+    // The host's pids limit is untouched.
+    assert_eq!(
+        read_or_empty(cgroup_file(&id, "pids", "pids.max", "pids.max")).trim(),
+        "42"
+    );
+
+    // Superblocks: every cgroup mount in the container is the host hierarchy's own superblock,
+    // and all masked directories are one tmpfs.
+    let host_dev = |mp: &str| -> Option<String> {
+        read_or_empty("/proc/self/mountinfo")
+            .lines()
+            .find(|l| l.split_whitespace().nth(4) == Some(mp))
+            .and_then(|l| l.split_whitespace().nth(2).map(str::to_owned))
+    };
+    let inside = read_or_empty(format!("/proc/{pid}/mountinfo"));
+    let mut cgroup_mounts = 0;
+    let mut masked_devs = std::collections::BTreeSet::new();
+    for l in inside.lines() {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        let (dev, mp) = (f[2], f[4]);
+        let fstype = f.iter().skip_while(|x| **x != "-").nth(1).copied().unwrap_or("");
+        if fstype == "cgroup" {
+            cgroup_mounts += 1;
+            assert!(f[5].split(',').any(|o| o == "ro"), "cgroup mount not ro: {l}");
+            assert_eq!(host_dev(mp).as_deref(), Some(dev), "new superblock for {mp}: {l}");
+        }
+        if fstype == "tmpfs" && ["/proc/acpi", "/proc/asound", "/proc/scsi", "/sys/firmware"].contains(&mp) {
+            masked_devs.insert(dev.to_owned());
+        }
+    }
+    assert!(cgroup_mounts >= 2, "no cgroup mounts inside: {inside}");
+    assert_eq!(masked_devs.len(), 1, "masked directories on {masked_devs:?}: {inside}");
+
+    d.force_delete(&id);
+    assert!(wait_until(WAIT, || !pid_alive(pid)));
+    d.assert_no_trace(&id);
+}

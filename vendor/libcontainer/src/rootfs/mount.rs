@@ -70,6 +70,53 @@ pub enum MountError {
 
 type Result<T> = std::result::Result<T, MountError>;
 
+/// ctrd patch: the host's view of this process's cgroup v1 directories, keyed by the host mount
+/// point of their hierarchy (`/sys/fs/cgroup/memory` → `/sys/fs/cgroup/memory/ctrd/<id>`).
+/// Captured by [`remember_host_cgroup_dirs`] in the container's init before it unshares its
+/// cgroup namespace, so that the container's `/sys/fs/cgroup/<hierarchy>` can be a bind mount of
+/// its own cgroup directory instead of a new namespaced cgroup v1 mount: the container sees the
+/// same tree (its cgroup as the root) but the kernel creates no superblock per hierarchy and per
+/// container (each one takes the global cgroup mutex and registers a memcg-aware shrinker, whose
+/// bookkeeping every later memory cgroup creation pays for).
+#[cfg(feature = "v1")]
+static HOST_CGROUP_DIRS: std::sync::OnceLock<HashMap<PathBuf, PathBuf>> =
+    std::sync::OnceLock::new();
+
+/// Records where this process's cgroup v1 directories are, as seen from the current (host)
+/// cgroup namespace. Call it before unsharing the cgroup namespace.
+#[cfg(feature = "v1")]
+pub fn remember_host_cgroup_dirs() -> Result<()> {
+    let mounts = ProcMountInfoProvider::new().mountinfo()?;
+    let own = ProcessCGroups::from_read(ProcfsHandle::new()?.open(
+        ProcfsBase::ProcSelf,
+        "cgroup",
+        OpenFlags::O_RDONLY | OpenFlags::O_CLOEXEC,
+    )?)?;
+    let mut dirs = HashMap::new();
+    for m in mounts.iter().filter(|m| m.fs_type == "cgroup") {
+        let member = |c: &String| match c.split_once('=') {
+            Some(("name", n)) => matches!(m.super_options.get("name"), Some(Some(v)) if v == n),
+            _ => m.super_options.contains_key(c),
+        };
+        let Some(entry) = own
+            .0
+            .iter()
+            .find(|e| !e.controllers.is_empty() && e.controllers.iter().all(member))
+        else {
+            continue;
+        };
+        let Ok(rel) = Path::new(&entry.pathname).strip_prefix(&m.root) else {
+            continue;
+        };
+        let dir = m.mount_point.join(rel);
+        if dir.is_dir() {
+            dirs.insert(m.mount_point.clone(), dir);
+        }
+    }
+    let _ = HOST_CGROUP_DIRS.set(dirs);
+    Ok(())
+}
+
 pub trait MountInfoProvider {
     fn mountinfo(&self) -> Result<Vec<MountInfo>>;
 }
@@ -325,7 +372,10 @@ impl Mount {
         // setup cgroup mounts for container
         for host_mount in &host_mounts {
             if let Some(subsystem_name) = host_mount.file_name().and_then(|n| n.to_str()) {
-                if options.cgroup_ns {
+                let own_dir = HOST_CGROUP_DIRS.get().and_then(|d| d.get(host_mount));
+                if let (true, Some(own_dir)) = (options.cgroup_ns, own_dir) {
+                    self.setup_bound_subsystem(cgroup_mount, options, subsystem_name, own_dir)?;
+                } else if options.cgroup_ns {
                     self.setup_namespaced_subsystem(
                         cgroup_mount,
                         options,
@@ -404,6 +454,43 @@ impl Mount {
             tracing::error!("failed to mount {subsystem_mount:?}: {err}");
             err
         })
+    }
+
+    /// ctrd patch: the container's view of one hierarchy is a bind mount of its own cgroup
+    /// directory (what a namespaced mount would show), read-only when the spec's cgroup mount is.
+    #[cfg(feature = "v1")]
+    fn setup_bound_subsystem(
+        &self,
+        cgroup_mount: &SpecMount,
+        options: &MountOptions,
+        subsystem_name: &str,
+        own_dir: &Path,
+    ) -> Result<()> {
+        tracing::debug!("Mounting (bound) {subsystem_name:?} cgroup subsystem from {own_dir:?}");
+        let read_only = cgroup_mount
+            .options()
+            .as_ref()
+            .is_some_and(|o| o.iter().any(|o| o == "ro"));
+        let bound = SpecMountBuilder::default()
+            .source(own_dir)
+            .destination(cgroup_mount.destination().join(subsystem_name))
+            .typ("bind")
+            .options(vec!["bind".to_string()])
+            .build()?;
+        let mut flags = MsFlags::MS_NOEXEC | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+        if read_only {
+            flags |= MsFlags::MS_RDONLY;
+        }
+        let config = MountOptionConfig {
+            flags,
+            data: vec![],
+            rec_attr: None,
+        };
+        self.mount_into_container(&bound, options.root, &config, options.label)
+            .map_err(|err| {
+                tracing::error!("failed to bind {subsystem_name} cgroup directory: {err}");
+                err
+            })
     }
 
     #[cfg(feature = "v1")]

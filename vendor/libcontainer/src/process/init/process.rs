@@ -73,6 +73,24 @@ pub fn container_init_process(
         }
     }
 
+    // ctrd patch: before a new cgroup namespace hides them, note where this process's cgroup v1
+    // directories are, so the rootfs can bind-mount them (see `remember_host_cgroup_dirs`).
+    #[cfg(feature = "v1")]
+    if matches!(args.container_type, ContainerType::InitContainer)
+        && ctx
+            .ns
+            .get(LinuxNamespaceType::Cgroup)?
+            .is_some_and(|ns| ns.path().is_none())
+        && matches!(
+            libcgroups::common::get_cgroup_setup(),
+            Ok(libcgroups::common::CgroupSetup::Legacy | libcgroups::common::CgroupSetup::Hybrid)
+        )
+    {
+        if let Err(err) = crate::rootfs::mount::remember_host_cgroup_dirs() {
+            tracing::debug!(?err, "cgroup v1 hierarchies will be mounted, not bound");
+        }
+    }
+
     apply_rest_namespaces(&ctx.ns, ctx.spec, ctx.syscall.as_ref())?;
 
     if let Some(true) = ctx.process.no_new_privileges() {
@@ -574,6 +592,9 @@ fn masked_paths(
         InitProcessError::Device(err)
     })?;
 
+    // ctrd patch: the first masked directory gets a read-only tmpfs; the others are read-only
+    // bind mounts of it (same empty read-only directory, one superblock instead of one each).
+    let mut masked_dir: Option<&Path> = None;
     for path_str in paths {
         let path = Path::new(path_str);
         if !path.exists() {
@@ -581,7 +602,24 @@ fn masked_paths(
             continue;
         }
 
-        if path.is_dir() {
+        if let (true, Some(first)) = (path.is_dir(), masked_dir) {
+            syscall
+                .mount(Some(first), path, None, MsFlags::MS_BIND, None)
+                .and_then(|_| {
+                    syscall.mount(
+                        None,
+                        path,
+                        None,
+                        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+                        None,
+                    )
+                })
+                .map_err(|err| {
+                    tracing::error!(?path, ?err, "failed to mask path with a bind mount");
+                    InitProcessError::MountPathMasked(err)
+                })?;
+        } else if path.is_dir() {
+            masked_dir = Some(path);
             // Destination is a directory, mount a read-only tmpfs over the top of it.
             let label = match mount_label {
                 Some(l) => format!("context=\"{l}\""),
