@@ -184,6 +184,13 @@ impl CgroupManager for Manager {
     }
 
     fn add_task(&self, pid: Pid) -> Result<(), Self::Error> {
+        // ctrd patch: a single-threaded process moving itself is moved as "the calling thread"
+        // (pid 0, through `tasks`): see `controller::write_task`.
+        let pid = if pid == Pid::this() && super::controller::is_single_threaded() {
+            Pid::from_raw(0)
+        } else {
+            pid
+        };
         for (ctrl_type, cgroup_path) in &self.subsystems {
             match ctrl_type {
                 CtrlType::Cpu => Cpu::add_task(pid, cgroup_path)?,
