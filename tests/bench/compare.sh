@@ -41,8 +41,27 @@ trap cleanup EXIT
 for _ in $(seq 100); do [ -S "$work/ctrd.sock" ] && break; sleep 0.1; done
 export CTRD_ADDRESS="unix://$work/ctrd.sock"
 
+# The kernel tears down a thousand containers (network namespaces, memory cgroups) for seconds
+# after the delete returns, in kworkers. Each run starts once the machine is quiet again, so
+# neither runtime pays for the other's cleanup.
+settle() {
+  python3 - <<'PY'
+import time
+def busy():
+    def snap():
+        v = [int(x) for x in open("/proc/stat").readline().split()[1:]]
+        return v[3] + v[4], sum(v)
+    i0, t0 = snap(); time.sleep(1); i1, t1 = snap()
+    return 1 - (i1 - i0) / max(1, t1 - t0)
+for _ in range(60):
+    if busy() < 0.10:
+        break
+PY
+}
+
 ctrd_rates=() runc_rates=() ctrd_exec=() runc_exec=()
 for r in $(seq "$rounds"); do
+  settle
   out=$("$top/target/release/ctr" --json bench --count "$count" --concurrency "$conc" --bundle "$bundle" $exec_flag)
   rate=$(python3 -c 'import json,sys; print(round(json.load(sys.stdin)["rate"],1))' <<<"$out")
   p99=$(python3 -c 'import json,sys; d=json.load(sys.stdin); print(round(d["daemonStartMs"]["p99"],1))' <<<"$out")
@@ -53,6 +72,7 @@ for r in $(seq "$rounds"); do
     echo "round $r ctrd exec: $erate execs/s"
     ctrd_exec+=("$erate")
   fi
+  settle
   out=$(python3 "$runc_bench" --count "$count" --workers "$conc" --json "$bundle")
   rate=$(python3 -c 'import json,sys; print(round(json.load(sys.stdin)["rate_per_s"],1))' <<<"$out")
   echo "round $r runc: $rate containers/s"
