@@ -47,8 +47,8 @@ struct Args {
     /// This machine's id in /state (default: the hostname).
     #[arg(long)]
     id: Option<String>,
-    /// How many container creates/execs run at once (default: one per CPU: starts are CPU-bound,
-    /// more in flight only adds latency; see docs/performance.md).
+    /// How many container creates/execs run at once (default: one per CPU plus one: starts are
+    /// mostly CPU-bound, more in flight only adds latency; see docs/performance.md).
     #[arg(long)]
     concurrency: Option<usize>,
     /// The criu binary for checkpoint/restore (default: found on PATH).
@@ -126,7 +126,10 @@ fn run(args: Args) -> Result<(), String> {
             .map(|h| h.to_string_lossy().into_owned())
             .unwrap_or_else(|_| "ctrd".into())
     });
-    let slots = args.concurrency.unwrap_or(cpus).max(2);
+    // One slot per CPU plus one: a start spends part of its time blocked (waiting for its own
+    // child processes, kernel locks, an expedited RCU grace period when it detaches the old
+    // root), and the extra slot keeps the CPUs busy meanwhile (docs/performance.md).
+    let slots = args.concurrency.unwrap_or(cpus + 1).max(2);
     let ctx = Arc::new(api::Ctx {
         runtime: rt,
         machine_id,
