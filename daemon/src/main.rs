@@ -105,9 +105,16 @@ fn run(args: Args) -> Result<(), String> {
         ensure_tmpfs(&args.state_dir)?;
     }
 
-    // The fork server must be forked while this process has a single thread.
+    // One slot per CPU plus one: a start spends part of its time blocked (waiting for its own
+    // child processes, kernel locks, an expedited RCU grace period when it detaches the old
+    // root), and the extra slot keeps the CPUs busy meanwhile (docs/performance.md).
+    let cpus = runtime::Runtime::machine().cpus;
+    let slots = args.concurrency.unwrap_or(cpus + 1).max(2);
+
+    // The fork server must be forked while this process has a single thread. It keeps one
+    // worker per slot.
     let worker_logs = if args.debug { "debug" } else { "error" };
-    let spawner = runtime::Spawner::start(worker_logs).map_err(|e| format!("starting the fork server: {e}"))?;
+    let spawner = runtime::Spawner::start(worker_logs, slots).map_err(|e| format!("starting the fork server: {e}"))?;
     let bound: Vec<Bound> = listeners
         .iter()
         .map(|l| listen::bind(l, group))
@@ -120,16 +127,11 @@ fn run(args: Args) -> Result<(), String> {
     };
     let rt = runtime::Runtime::new(cfg, spawner).map_err(|e| format!("starting the runtime: {e}"))?;
     let rt_criu_version = rt.criu_version();
-    let cpus = runtime::Runtime::machine().cpus;
     let machine_id = args.id.clone().unwrap_or_else(|| {
         nix::unistd::gethostname()
             .map(|h| h.to_string_lossy().into_owned())
             .unwrap_or_else(|_| "ctrd".into())
     });
-    // One slot per CPU plus one: a start spends part of its time blocked (waiting for its own
-    // child processes, kernel locks, an expedited RCU grace period when it detaches the old
-    // root), and the extra slot keeps the CPUs busy meanwhile (docs/performance.md).
-    let slots = args.concurrency.unwrap_or(cpus + 1).max(2);
     let ctx = Arc::new(api::Ctx {
         runtime: rt,
         machine_id,

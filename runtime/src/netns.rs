@@ -36,6 +36,15 @@ pub fn loopback_up_on_this_thread(pid: i32) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Brings `lo` up in the network namespace of `pid` from the calling (single-threaded) process,
+/// and returns it to its own network namespace afterwards.
+pub fn loopback_up_and_return(pid: i32) -> std::io::Result<()> {
+    let home = std::fs::File::open("/proc/thread-self/ns/net")?;
+    let result = loopback_up_on_this_thread(pid);
+    nix::sched::setns(&home, nix::sched::CloneFlags::CLONE_NEWNET).map_err(std::io::Error::from)?;
+    result
+}
+
 /// Brings `lo` up in the network namespace of `pid` from a short-lived thread of its own
 /// (`setns(CLONE_NEWNET)` changes only the calling thread, which then ends).
 pub fn loopback_up(pid: i32) -> std::io::Result<()> {

@@ -4,10 +4,12 @@
 //! whole process around its notify socket. From a multi-threaded process that deadlocks (a lock
 //! held by another thread at clone time stays locked in the child) and races on the cwd. So the
 //! daemon forks this server at start-up, while it still has a single thread. The server stays
-//! single-threaded; for each request it forks a fresh single-threaded worker which runs
-//! libcontainer (`build` + `start`, or the tenant builder for an exec), sends the new pid back on
-//! a per-request socket and exits. The container's init is the worker's child: when the worker
-//! exits it is re-parented to the daemon (a child subreaper), whose reaper thread sees its exit.
+//! single-threaded and keeps a fixed number of single-threaded workers (forks of itself) alive;
+//! each worker takes requests from the shared socket, runs libcontainer (`build` + `start`, or
+//! the tenant builder for an exec), sends the new pid back on a per-request socket and puts itself
+//! back in order for the next request. The container's init is cloned as a child of
+//! libcontainer's short-lived intermediate process: when that exits the init is re-parented to
+//! the daemon (a child subreaper), whose reaper thread sees its exit.
 //!
 //! Requests travel as JSON on a `SOCK_SEQPACKET` socket pair, each with the reply socket attached
 //! (`SCM_RIGHTS`), so any number of daemon threads can wait for their own reply.
@@ -99,7 +101,7 @@ impl Spawner {
     /// Forks the server. Must be called while the calling process has exactly one thread.
     /// `log_filter` is the tracing filter for the workers' own logs (libcontainer's), which go
     /// to the daemon's stderr, never to a container's.
-    pub fn start(log_filter: &str) -> Result<Spawner> {
+    pub fn start(log_filter: &str, workers: usize) -> Result<Spawner> {
         let threads = std::fs::read_dir("/proc/self/task").map(|d| d.count()).unwrap_or(0);
         if threads != 1 {
             return Err(Error::internal(format!(
@@ -111,7 +113,7 @@ impl Spawner {
         match unsafe { fork() }? {
             ForkResult::Child => {
                 drop(ours);
-                serve(theirs, log_filter.to_owned())
+                serve(theirs, log_filter.to_owned(), workers.max(1))
             }
             ForkResult::Parent { child } => {
                 drop(theirs);
@@ -197,11 +199,9 @@ fn recv_with_fds(sock: RawFd, buf: &mut [u8]) -> nix::Result<(usize, Vec<OwnedFd
 }
 
 /// The server loop (in the forked child). Never returns.
-fn serve(ctl: OwnedFd, log_filter: String) -> ! {
-    // The server must not outlive the daemon, and reaps its workers automatically.
+fn serve(ctl: OwnedFd, log_filter: String, workers: usize) -> ! {
+    // The server must not outlive the daemon.
     let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
-    // SAFETY: setting a signal disposition to SIG_IGN installs no handler code.
-    let _ = unsafe { signal::signal(Signal::SIGCHLD, SigHandler::SigIgn) };
     let _ = unsafe { signal::signal(Signal::SIGPIPE, SigHandler::SigIgn) };
     // `killall ctrd` / `pkill ctrd` also reach this process (same name): it ends with the daemon
     // (pdeathsig) and must not die first, or the daemon would see its fork server gone.
@@ -216,45 +216,131 @@ fn serve(ctl: OwnedFd, log_filter: String) -> ! {
     if let Err(e) = pathrs::procfs::ProcfsHandle::new() {
         tracing::warn!("no cached procfs handle for the fork server: {e}");
     }
-    let mut buf = vec![0u8; MAX_MSG];
+    // Workers live for many requests, so a container's init must not stay their child: it is
+    // cloned as the child of libcontainer's short-lived intermediate process and re-parented to
+    // the daemon (a child subreaper) as soon as that exits, as before.
+    libcontainer::process::clone_init_as_intermediate_child(true);
+    // Keep `workers` workers alive; each serves requests from the shared socket until it has
+    // served its share (then it is replaced: bounded memory growth) or the daemon is gone.
+    let mut live = 0usize;
+    let mut crashes = 0u32;
     loop {
+        while live < workers {
+            // SAFETY: this server is single-threaded.
+            match unsafe { fork() } {
+                Ok(ForkResult::Child) => resident_worker(&ctl, &log_filter),
+                Ok(ForkResult::Parent { .. }) => live += 1,
+                Err(_) => {
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                    break;
+                }
+            }
+        }
+        match nix::sys::wait::waitpid(None::<Pid>, None) {
+            Ok(nix::sys::wait::WaitStatus::Exited(_, WORKER_DAEMON_GONE)) => exit_now(0),
+            Ok(nix::sys::wait::WaitStatus::Exited(_, WORKER_RECYCLED)) => {
+                live = live.saturating_sub(1);
+                crashes = 0;
+            }
+            Ok(nix::sys::wait::WaitStatus::Exited(..) | nix::sys::wait::WaitStatus::Signaled(..)) => {
+                live = live.saturating_sub(1);
+                // A worker that keeps dying must not turn this loop into a fork bomb.
+                crashes = crashes.saturating_add(1);
+                std::thread::sleep(std::time::Duration::from_millis(10 * u64::from(crashes.min(50))));
+            }
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(_) => live = 0,
+        }
+    }
+}
+
+/// A worker's exit status when the daemon closed the request socket: the server ends too.
+const WORKER_DAEMON_GONE: i32 = 0;
+/// A worker's exit status after serving [`REQUESTS_PER_WORKER`] requests: it is replaced.
+const WORKER_RECYCLED: i32 = 3;
+/// How many requests a worker serves before it is replaced by a fresh fork of the server.
+const REQUESTS_PER_WORKER: usize = 500;
+
+/// One worker: a single-threaded process that takes requests from the socket it shares with the
+/// other workers (a `SOCK_SEQPACKET` message goes to exactly one reader) and runs libcontainer
+/// for each. Forking a fresh process per request cost a fork, an exit and a re-fault of every
+/// code page it ran, for every start and exec (docs/performance.md); a worker lives for
+/// [`REQUESTS_PER_WORKER`] requests instead. Between requests it puts back what a request may
+/// have changed in this process: working directory (libcontainer `chdir`s around its notify
+/// socket), network namespace (`create` returns to it), file descriptors (any not open before the
+/// first request is closed), children (any not reaped is reaped), and libcgroups' snapshot of
+/// the cgroup mounts (taken again for each request).
+fn resident_worker(ctl: &OwnedFd, log_filter: &str) -> ! {
+    let _log = worker_logging(log_filter);
+    let home = File::open(".").ok();
+    let baseline = open_fds();
+    let mut buf = vec![0u8; MAX_MSG];
+    for _ in 0..REQUESTS_PER_WORKER {
         let (n, mut fds) = match recv_with_fds(ctl.as_raw_fd(), &mut buf) {
             Ok(r) => r,
-            Err(_) => exit_now(1),
+            Err(_) => exit_now(WORKER_DAEMON_GONE),
         };
         if n == 0 && fds.is_empty() {
-            exit_now(0); // the daemon closed its end
+            exit_now(WORKER_DAEMON_GONE); // the daemon closed its end
         }
         let Some(reply) = fds.pop() else { continue };
         drop(fds);
-        let req: Request = match serde_json::from_slice(&buf[..n]) {
-            Ok(r) => r,
-            Err(e) => {
-                answer(
-                    &reply,
-                    &Reply::Err {
-                        message: format!("bad spawn request: {e}"),
-                    },
-                );
-                continue;
-            }
-        };
-        // SAFETY: this server is single-threaded.
-        match unsafe { fork() } {
-            Ok(ForkResult::Child) => {
-                drop(ctl);
-                let _log = worker_logging(&log_filter);
+        match serde_json::from_slice::<Request>(&buf[..n]) {
+            Ok(req) => {
                 let (out, fd) = worker(req);
+                ignore_stop_signals();
                 answer_with_fd(&reply, &out, fd.as_ref());
-                exit_now(0);
             }
-            Ok(ForkResult::Parent { .. }) => drop(reply),
             Err(e) => answer(
                 &reply,
                 &Reply::Err {
-                    message: format!("fork failed: {e}"),
+                    message: format!("bad spawn request: {e}"),
                 },
             ),
+        }
+        drop(reply);
+        if let Some(dir) = &home {
+            let _ = nix::unistd::fchdir(dir.as_raw_fd());
+        }
+        close_fds_except(&baseline);
+        while let Ok(status) = nix::sys::wait::waitpid(None::<Pid>, Some(nix::sys::wait::WaitPidFlag::WNOHANG)) {
+            if status == nix::sys::wait::WaitStatus::StillAlive {
+                break;
+            }
+        }
+    }
+    exit_now(WORKER_RECYCLED)
+}
+
+/// Between requests a worker, like the server, ignores the signals `pkill ctrd` sends (and
+/// SIGPIPE); `worker` restores their defaults before libcontainer forks, so that no container
+/// inherits an ignored signal.
+fn ignore_stop_signals() {
+    for sig in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP, Signal::SIGPIPE] {
+        // SAFETY: setting a signal disposition to SIG_IGN installs no handler code.
+        let _ = unsafe { signal::signal(sig, SigHandler::SigIgn) };
+    }
+}
+
+/// This process's open file descriptors.
+fn open_fds() -> Vec<RawFd> {
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return Vec::new();
+    };
+    let mut fds: Vec<RawFd> = dir
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse().ok()))
+        .collect();
+    // The directory's own fd was closed when `dir` was dropped; `fcntl` tells which are real.
+    fds.retain(|fd| nix::fcntl::fcntl(*fd, nix::fcntl::FcntlArg::F_GETFD).is_ok());
+    fds
+}
+
+/// Closes every open file descriptor not in `keep`.
+fn close_fds_except(keep: &[RawFd]) {
+    for fd in open_fds() {
+        if !keep.contains(&fd) {
+            let _ = nix::unistd::close(fd);
         }
     }
 }
@@ -293,12 +379,18 @@ fn answer_with_fd(fd: &OwnedFd, reply: &Reply, attached: Option<&OwnedFd>) {
     let Ok(body) = serde_json::to_vec(reply) else { return };
     match attached {
         None => {
-            let _ = send(fd.as_raw_fd(), &body, MsgFlags::empty());
+            let _ = send(fd.as_raw_fd(), &body, MsgFlags::MSG_NOSIGNAL);
         }
         Some(a) => {
             let fds = [a.as_raw_fd()];
             let cmsg = [ControlMessage::ScmRights(&fds)];
-            let _ = sendmsg::<()>(fd.as_raw_fd(), &[IoSlice::new(&body)], &cmsg, MsgFlags::empty(), None);
+            let _ = sendmsg::<()>(
+                fd.as_raw_fd(),
+                &[IoSlice::new(&body)],
+                &cmsg,
+                MsgFlags::MSG_NOSIGNAL,
+                None,
+            );
         }
     }
 }
@@ -319,8 +411,8 @@ fn worker(req: Request) -> (Reply, Option<OwnedFd>) {
     let _ = unsafe { signal::signal(Signal::SIGHUP, SigHandler::SigDfl) };
     let _ = signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
     let _ = nix::sys::prctl::set_pdeathsig(None);
-    // A worker lives for one create or exec: it (and libcontainer's processes it forks) may read
-    // the cgroup v1 mount points once instead of once per subsystem.
+    // For this request, this worker (and libcontainer's processes it forks) read the cgroup v1
+    // mount points once instead of once per subsystem.
     libcgroups::v1::util::cache_mount_points_in_this_process();
     let result = match req {
         Request::Create(r) => create(r).map(|pid| (pid, None)),
@@ -362,8 +454,8 @@ fn create(req: CreateRequest) -> std::result::Result<i32, String> {
         .map_err(|e| format!("creating container {}: {e}", req.id))?;
     if req.loopback {
         if let Some(pid) = container.pid() {
-            // This worker exits right after: moving it into the container's netns is harmless.
-            crate::netns::loopback_up_on_this_thread(pid.as_raw())
+            // Workers serve many requests: it comes back to its own netns afterwards.
+            crate::netns::loopback_up_and_return(pid.as_raw())
                 .map_err(|e| format!("bringing lo up in container {}: {e}", req.id))?;
         }
     }

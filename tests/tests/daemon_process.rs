@@ -358,3 +358,69 @@ fn signal_dispositions_and_fork_server_sigterm() {
         "the daemon cannot create after SIGTERM to its fork server: {r:?}"
     );
 }
+
+fn children_of(pid: i32) -> Vec<i32> {
+    read_or_empty(format!("/proc/{pid}/task/{pid}/children"))
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+/// The fork server keeps one long-lived worker per `--concurrency` slot. A worker serves many
+/// creates and execs, and each one leaves it as it found it: same file descriptors, same network
+/// namespace (a create brings the container's `lo` up from inside its netns), same working
+/// directory, no child left behind; and the containers' inits are the daemon's children, not the
+/// worker's.
+#[test]
+fn fork_server_workers_are_reused_and_left_clean() {
+    if skip_unless_root() {
+        return;
+    }
+    let d = Daemon::start_with(&["--concurrency", "2"], None);
+    let b = d.bundle("reuse", &["sleep", "1000"]);
+    // Warm up: the first request of a worker may open what it keeps (its log fd).
+    let warm = unique_id("reuse-warm");
+    d.create_ok(&warm, &b);
+    d.force_delete(&warm);
+
+    let servers = children_of(d.pid());
+    assert_eq!(servers.len(), 1, "daemon children: {servers:?}");
+    let server = servers[0];
+    let workers = children_of(server);
+    assert_eq!(workers.len(), 2, "one worker per slot: {workers:?}");
+    let snapshot = |w: i32| {
+        (
+            fd_count(w),
+            ns_link(w, "net"),
+            std::fs::read_link(format!("/proc/{w}/cwd")).ok(),
+        )
+    };
+    let before: Vec<_> = workers.iter().map(|w| snapshot(*w)).collect();
+    assert_eq!(before[0].1, ns_link(d.pid(), "net"), "worker not in the daemon's netns");
+
+    let ids: Vec<String> = (0..8).map(|i| unique_id(&format!("reuse{i}"))).collect();
+    let mut inits = Vec::new();
+    for id in &ids {
+        let pid = d.create_ok(id, &b);
+        inits.push(pid);
+        d.exec_ok(id, &["true"]);
+    }
+    for pid in &inits {
+        let ppid = proc_stat(*pid).map(|s| s.ppid);
+        assert_eq!(ppid, Some(d.pid()), "container init {pid} is not the daemon's child");
+    }
+    assert_eq!(children_of(server), workers, "workers were replaced, not reused");
+    let after: Vec<_> = workers.iter().map(|w| snapshot(*w)).collect();
+    assert_eq!(after, before, "a worker kept state from its requests (fds, netns, cwd)");
+    for w in &workers {
+        assert!(zombie_children(*w).is_empty(), "worker {w} left zombies");
+        assert!(
+            children_of(*w).is_empty(),
+            "worker {w} kept children: {:?}",
+            children_of(*w)
+        );
+    }
+    for id in &ids {
+        d.force_delete(id);
+    }
+}

@@ -1,7 +1,7 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use pathrs::flags::OpenFlags;
@@ -28,26 +28,34 @@ pub enum V1MountPointError {
 /// subsystems, comounted controllers and named hierarchies.
 pub fn list_subsystem_mount_points() -> Result<Vec<PathBuf>, V1MountPointError> {
     if MOUNT_POINT_CACHE_ENABLED.load(Ordering::Relaxed) {
-        if let Some(cached) = MOUNT_POINT_CACHE.get() {
+        let mut cache = MOUNT_POINT_CACHE
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(cached) = cache.as_ref() {
             return Ok(cached.clone());
         }
         let read = read_subsystem_mount_points()?;
-        return Ok(MOUNT_POINT_CACHE.get_or_init(|| read).clone());
+        *cache = Some(read.clone());
+        return Ok(read);
     }
     read_subsystem_mount_points()
 }
 
-/// ctrd patch: a short-lived process that creates one container (the fork server's worker and
-/// libcontainer's intermediate and init processes it forks) reads the cgroup v1 mounts once
+/// ctrd patch: while one container is created or exec'd (by a fork-server worker and
+/// libcontainer's intermediate and init processes it forks), the cgroup v1 mounts are read once
 /// instead of once per subsystem (each read makes the kernel format the whole mountinfo).
 static MOUNT_POINT_CACHE_ENABLED: AtomicBool = AtomicBool::new(false);
-static MOUNT_POINT_CACHE: OnceLock<Vec<PathBuf>> = OnceLock::new();
+static MOUNT_POINT_CACHE: Mutex<Option<Vec<PathBuf>>> = Mutex::new(None);
 
 /// From now on, this process (and the children it forks) reads the cgroup v1 mount points once
-/// and keeps them. Only for processes that live for one operation: a long-lived process would
-/// not see hierarchies mounted later.
+/// and keeps them, until the next call, which drops the snapshot (the next read takes a new
+/// one). Call it at the start of each operation; a process that never calls it reads them at
+/// every use, as before.
 pub fn cache_mount_points_in_this_process() {
     MOUNT_POINT_CACHE_ENABLED.store(true, Ordering::Relaxed);
+    *MOUNT_POINT_CACHE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
 }
 
 fn read_subsystem_mount_points() -> Result<Vec<PathBuf>, V1MountPointError> {

@@ -208,7 +208,12 @@ pub fn container_intermediate_process(
     // configuration. The youki main process can decide what to do with the init
     // process and the intermediate process can just exit safely after the job
     // is done.
-    let pid = fork::container_clone_sibling(cb).map_err(|err| {
+    let clone_init = if fork::init_as_intermediate_child() {
+        fork::container_clone
+    } else {
+        fork::container_clone_sibling
+    };
+    let pid = clone_init(cb).map_err(|err| {
         tracing::error!("failed to fork init process: {}", err);
         IntermediateProcessError::InitProcess(err)
     })?;

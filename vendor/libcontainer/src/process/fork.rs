@@ -50,6 +50,23 @@ pub fn container_clone_sibling(cb: CloneCb) -> Result<Pid, CloneError> {
     clone_internal(cb, libc::CLONE_PARENT as u64, None)
 }
 
+/// ctrd patch: when set, the intermediate process clones the container's init as its own child
+/// instead of a sibling (`CLONE_PARENT`, a child of the main process). For a caller whose main
+/// process outlives the container's creation (ctrd's long-lived fork-server workers) and that
+/// is a descendant of a child subreaper: the init is re-parented to that subreaper as soon as the
+/// intermediate process exits, instead of staying a child of the main process.
+static INIT_AS_INTERMEDIATE_CHILD: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// See [`INIT_AS_INTERMEDIATE_CHILD`]. Inherited by the processes this one forks.
+pub fn clone_init_as_intermediate_child(yes: bool) {
+    INIT_AS_INTERMEDIATE_CHILD.store(yes, std::sync::atomic::Ordering::Relaxed);
+}
+
+pub(crate) fn init_as_intermediate_child() -> bool {
+    INIT_AS_INTERMEDIATE_CHILD.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 // Clone a child process and execute the callback.
 pub fn container_clone(cb: CloneCb) -> Result<Pid, CloneError> {
     clone_internal(cb, 0, Some(SIGCHLD as u64))

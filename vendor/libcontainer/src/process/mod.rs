@@ -7,6 +7,8 @@ pub mod container_intermediate_process;
 pub mod container_main_process;
 pub mod cpu_affinity;
 mod fork;
+// ctrd patch: see `fork::clone_init_as_intermediate_child`.
+pub use fork::clone_init_as_intermediate_child;
 pub mod init;
 pub mod intel_rdt;
 pub mod memory_policy;
