@@ -2,6 +2,9 @@
 //! the normalized spec that libcontainer is given (absolute rootfs, a cgroups path, no seccomp —
 //! ctrd compiles and installs seccomp itself, see `seccomp`).
 
+/// The cgroup every container goes under when its bundle names none (`/ctrd/<id>`).
+pub const DEFAULT_CGROUP_PARENT: &str = "/ctrd";
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -224,7 +227,7 @@ fn normalize(id: &str, bundle: &Path, mut spec: Spec) -> Result<Bundle> {
     }
 
     let cgroups_path = match linux.cgroups_path() {
-        None => PathBuf::from(format!("/ctrd/{id}")),
+        None => PathBuf::from(DEFAULT_CGROUP_PARENT).join(id),
         Some(p) => {
             let s = p.to_string_lossy();
             if s.contains(':') {

@@ -97,6 +97,7 @@ impl Runtime {
         let lc_root = cfg.state_dir.join(".libcontainer");
         std::fs::create_dir_all(&lc_root).map_err(|e| Error::internal(format!("creating {lc_root:?}: {e}")))?;
         let lc_root = lc_root.canonicalize()?;
+        crate::cgroups::prepare_default_parent();
 
         // The exit sinks need the runtime; the runtime needs the watcher: tie them with a cell.
         let slot: Arc<std::sync::OnceLock<std::sync::Weak<Runtime>>> = Arc::default();

@@ -240,6 +240,27 @@ fn cgroup_v1_view_is_own_cgroup_read_only_and_masked_dirs_share_one_tmpfs() {
         read_or_empty(cgroup_file(&id, "pids", "pids.max", "pids.max")).trim(),
         "42"
     );
+    // The default parent's cpuset hands its CPUs and memory nodes to each new container's cpuset
+    // (cgroup.clone_children), so libcgroups need not write them.
+    let cpuset = cgroup_file(&id, "cpuset", "cpuset.cpus", "cpuset.cpus");
+    let parent = cpuset
+        .parent()
+        .and_then(|p| p.parent())
+        .expect("cpuset parent")
+        .to_path_buf();
+    assert_eq!(
+        read_or_empty(parent.join("cgroup.clone_children")).trim(),
+        "1",
+        "{parent:?}"
+    );
+    assert_eq!(
+        read_or_empty(&cpuset).trim(),
+        read_or_empty(parent.join("cpuset.cpus")).trim()
+    );
+    assert!(
+        !read_or_empty(&cpuset).trim().is_empty(),
+        "empty cpuset.cpus in {cpuset:?}"
+    );
 
     // Superblocks: every cgroup mount in the container is the host hierarchy's own superblock,
     // and all masked directories are one tmpfs.
