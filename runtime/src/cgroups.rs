@@ -103,24 +103,14 @@ pub fn existing_dir(path: &Path) -> Option<std::path::PathBuf> {
 /// all CPU at 1000 starts). The values are the same ones libcgroups would copy from the parent.
 /// Best effort: a failure only leaves libcgroups to do it the slow way.
 pub fn prepare_default_parent() {
-    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
-        return;
-    };
-    for l in info.lines() {
-        let Some((pre, post)) = l.split_once(" - ") else {
-            continue;
-        };
-        let mut post = post.split(' ');
-        let (Some("cgroup"), _, Some(opts)) = (post.next(), post.next(), post.next()) else {
-            continue;
-        };
-        if !opts.split(',').any(|o| o == "cpuset") {
+    for m in cgroup_mounts() {
+        if m.fstype != "cgroup" || !m.options.split(',').any(|o| o == "cpuset") {
             continue;
         }
-        let Some(mp) = pre.split(' ').nth(4) else { continue };
-        let root = Path::new(mp);
-        let parent = root.join(crate::bundle::DEFAULT_CGROUP_PARENT.trim_start_matches('/'));
-        if let Err(e) = prepare_cpuset_parent(root, &parent) {
+        let parent = m
+            .mountpoint
+            .join(crate::bundle::DEFAULT_CGROUP_PARENT.trim_start_matches('/'));
+        if let Err(e) = prepare_cpuset_parent(&m.mountpoint, &parent) {
             tracing::debug!("cpuset parent {parent:?} not prepared: {e}");
         }
     }
@@ -139,21 +129,40 @@ fn prepare_cpuset_parent(root: &Path, parent: &Path) -> std::io::Result<()> {
     std::fs::write(parent.join("cgroup.clone_children"), "1")
 }
 
-/// Mount points of every cgroup (v1 and v2) filesystem of this mount namespace.
-fn cgroup_mountpoints() -> Vec<std::path::PathBuf> {
+/// A cgroup (v1 or v2) filesystem mounted in this mount namespace.
+struct CgroupMount {
+    mountpoint: std::path::PathBuf,
+    /// `cgroup` or `cgroup2`.
+    fstype: String,
+    /// The superblock options: the controllers of a v1 hierarchy (`rw,cpu,cpuacct`).
+    options: String,
+}
+
+/// Every cgroup (v1 and v2) filesystem of this mount namespace, from /proc/self/mountinfo.
+fn cgroup_mounts() -> Vec<CgroupMount> {
     let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
         return Vec::new();
     };
     info.lines()
         .filter_map(|l| {
             let (pre, post) = l.split_once(" - ")?;
-            let fstype = post.split(' ').next()?;
+            let mut post = post.split(' ');
+            let (fstype, _source, options) = (post.next()?, post.next()?, post.next()?);
             if fstype != "cgroup" && fstype != "cgroup2" {
                 return None;
             }
-            pre.split(' ').nth(4).map(std::path::PathBuf::from)
+            Some(CgroupMount {
+                mountpoint: pre.split(' ').nth(4)?.into(),
+                fstype: fstype.to_owned(),
+                options: options.to_owned(),
+            })
         })
         .collect()
+}
+
+/// Mount points of every cgroup (v1 and v2) filesystem of this mount namespace.
+fn cgroup_mountpoints() -> Vec<std::path::PathBuf> {
+    cgroup_mounts().into_iter().map(|m| m.mountpoint).collect()
 }
 
 /// The hierarchies (as CRIU names them: the comma-joined controllers, `name=X` for named ones,

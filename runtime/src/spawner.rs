@@ -202,12 +202,9 @@ fn recv_with_fds(sock: RawFd, buf: &mut [u8]) -> nix::Result<(usize, Vec<OwnedFd
 fn serve(ctl: OwnedFd, log_filter: String, workers: usize) -> ! {
     // The server must not outlive the daemon.
     let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
-    let _ = unsafe { signal::signal(Signal::SIGPIPE, SigHandler::SigIgn) };
     // `killall ctrd` / `pkill ctrd` also reach this process (same name): it ends with the daemon
     // (pdeathsig) and must not die first, or the daemon would see its fork server gone.
-    let _ = unsafe { signal::signal(Signal::SIGTERM, SigHandler::SigIgn) };
-    let _ = unsafe { signal::signal(Signal::SIGINT, SigHandler::SigIgn) };
-    let _ = unsafe { signal::signal(Signal::SIGHUP, SigHandler::SigIgn) };
+    ignore_stop_signals();
     let _ = nix::unistd::setsid();
     // pathrs (libcontainer's safe path library) caches one private procfs mount per process and
     // creates it on first use. Creating it here, once, lets every worker and the container
@@ -312,7 +309,7 @@ fn resident_worker(ctl: &OwnedFd, log_filter: &str) -> ! {
     exit_now(WORKER_RECYCLED)
 }
 
-/// Between requests a worker, like the server, ignores the signals `pkill ctrd` sends (and
+/// The server, and a worker between requests, ignore the signals `pkill ctrd` sends (and
 /// SIGPIPE); `worker` restores their defaults before libcontainer forks, so that no container
 /// inherits an ignored signal.
 fn ignore_stop_signals() {
