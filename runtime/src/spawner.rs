@@ -213,6 +213,12 @@ fn serve(ctl: OwnedFd, log_filter: String, workers: usize) -> ! {
     if let Err(e) = pathrs::procfs::ProcfsHandle::new() {
         tracing::warn!("no cached procfs handle for the fork server: {e}");
     }
+    // std detects the CPU's features on first use (`cpuid`, which traps to the hypervisor in a
+    // VM) and caches them per process; memchr's search routines ask on their first call, which
+    // used to happen in every container's init (0.3 % of a start). Detected here once, the
+    // cache is inherited by every worker and every process they fork.
+    #[cfg(target_arch = "x86_64")]
+    let _ = std::arch::is_x86_feature_detected!("avx2");
     // Workers live for many requests, so a container's init must not stay their child: it is
     // cloned as the child of libcontainer's short-lived intermediate process and re-parented to
     // the daemon (a child subreaper) as soon as that exits, as before.
