@@ -40,12 +40,15 @@ pub fn pids(id: &str, path: &Path) -> Vec<i32> {
 /// Removes the container's cgroup in every hierarchy. Tasks that just got killed may linger for a
 /// moment, so removal is retried for a while.
 pub fn remove(id: &str, path: &Path) -> Result<()> {
+    // The container's directory in every hierarchy (never a hierarchy's root).
+    let own: Vec<std::path::PathBuf> = dirs_in_every_hierarchy(path)
+        .into_iter()
+        .filter(|(dir, mountpoint)| dir != mountpoint && dir.starts_with(mountpoint))
+        .map(|(dir, _)| dir)
+        .collect();
     // A container may have made sub-cgroups of its own: libcgroups only removes its own level.
-    for mountpoint in cgroup_mountpoints() {
-        let dir = mountpoint.join(path.strip_prefix("/").unwrap_or(path));
-        if dir != mountpoint && dir.starts_with(&mountpoint) {
-            remove_children(&dir);
-        }
+    for dir in &own {
+        remove_children(dir);
     }
     let m = manager(id, path)?;
     let mut last = None;
@@ -61,12 +64,9 @@ pub fn remove(id: &str, path: &Path) -> Result<()> {
     }
     // Hierarchies libcgroups does not manage (name=systemd, an unused cgroup2 mount) may hold a
     // directory too, e.g. one CRIU created when it restored the container.
-    for mountpoint in cgroup_mountpoints() {
-        let dir = mountpoint.join(path.strip_prefix("/").unwrap_or(path));
-        if dir != mountpoint && dir.starts_with(&mountpoint) {
-            remove_children(&dir);
-            let _ = std::fs::remove_dir(&dir);
-        }
+    for dir in &own {
+        remove_children(dir);
+        let _ = std::fs::remove_dir(dir);
     }
     match last {
         None => Ok(()),
@@ -88,11 +88,16 @@ fn remove_children(dir: &Path) {
 
 /// The first existing directory for `path` in any cgroup hierarchy (the root `/` always exists).
 pub fn existing_dir(path: &Path) -> Option<std::path::PathBuf> {
-    let rel = path.strip_prefix("/").unwrap_or(path);
-    cgroup_mountpoints()
+    dirs_in_every_hierarchy(path)
         .into_iter()
-        .map(|m| m.join(rel))
+        .map(|(dir, _)| dir)
         .find(|d| d.exists())
+}
+
+/// `path`'s directory in every cgroup hierarchy mounted here, with that hierarchy's mount point.
+fn dirs_in_every_hierarchy(path: &Path) -> Vec<(std::path::PathBuf, std::path::PathBuf)> {
+    let rel = path.strip_prefix("/").unwrap_or(path);
+    cgroup_mountpoints().into_iter().map(|m| (m.join(rel), m)).collect()
 }
 
 /// On a cgroup v1 cpuset hierarchy, prepares the default parent (`/ctrd`) so that each new

@@ -424,12 +424,16 @@ fn exit_now(code: i32) -> ! {
 /// Runs one request in a fresh single-threaded worker.
 fn worker(req: Request) -> (Reply, Option<OwnedFd>) {
     // Workers (and the containers they start) must not inherit the server's signal setup.
-    // SAFETY: restoring default dispositions installs no handler code.
-    let _ = unsafe { signal::signal(Signal::SIGCHLD, SigHandler::SigDfl) };
-    let _ = unsafe { signal::signal(Signal::SIGPIPE, SigHandler::SigDfl) };
-    let _ = unsafe { signal::signal(Signal::SIGTERM, SigHandler::SigDfl) };
-    let _ = unsafe { signal::signal(Signal::SIGINT, SigHandler::SigDfl) };
-    let _ = unsafe { signal::signal(Signal::SIGHUP, SigHandler::SigDfl) };
+    for sig in [
+        Signal::SIGCHLD,
+        Signal::SIGPIPE,
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGHUP,
+    ] {
+        // SAFETY: restoring a default disposition installs no handler code.
+        let _ = unsafe { signal::signal(sig, SigHandler::SigDfl) };
+    }
     let _ = signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
     let _ = nix::sys::prctl::set_pdeathsig(None);
     // For this request, this worker (and libcontainer's processes it forks) read the cgroup v1
