@@ -395,7 +395,21 @@ fn fork_server_workers_are_reused_and_left_clean() {
             std::fs::read_link(format!("/proc/{w}/cwd")).ok(),
         )
     };
-    let before: Vec<_> = workers.iter().map(|w| snapshot(*w)).collect();
+    // A worker closes its answer socket right after sending the answer, and may be preempted
+    // in between by the daemon it just woke: read its state once it has settled.
+    let settled = |w: i32| {
+        let mut last = snapshot(w);
+        for _ in 0..100 {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            let now = snapshot(w);
+            if now == last {
+                return now;
+            }
+            last = now;
+        }
+        last
+    };
+    let before: Vec<_> = workers.iter().map(|w| settled(*w)).collect();
     assert_eq!(before[0].1, ns_link(d.pid(), "net"), "worker not in the daemon's netns");
 
     let ids: Vec<String> = (0..8).map(|i| unique_id(&format!("reuse{i}"))).collect();
@@ -410,7 +424,7 @@ fn fork_server_workers_are_reused_and_left_clean() {
         assert_eq!(ppid, Some(d.pid()), "container init {pid} is not the daemon's child");
     }
     assert_eq!(children_of(server), workers, "workers were replaced, not reused");
-    let after: Vec<_> = workers.iter().map(|w| snapshot(*w)).collect();
+    let after: Vec<_> = workers.iter().map(|w| settled(*w)).collect();
     assert_eq!(after, before, "a worker kept state from its requests (fds, netns, cwd)");
     for w in &workers {
         assert!(zombie_children(*w).is_empty(), "worker {w} left zombies");
