@@ -1,7 +1,9 @@
 //! Exits flow one way: kernel → the reaper thread → the owner of the pid.
 //!
-//! The daemon is a child subreaper, so container processes (re-parented to it when the fork
-//! server's worker exits) are its children. One dedicated OS thread calls `waitpid(-1)`; nothing
+//! Container processes are the daemon's children: cloned as siblings of the fork server's
+//! workers, which are the daemon's children themselves (or, with a user namespace, re-parented to
+//! the daemon, a child subreaper, when libcontainer's intermediate process exits). Workers' own
+//! exits (one per 500 requests) arrive here too, as exits nobody claims. One dedicated OS thread calls `waitpid(-1)`; nothing
 //! else in the daemon waits for children. Processes adopted after a daemon restart are not our
 //! children: they are watched through pidfds (their exit status is unknown, reported as `None`).
 

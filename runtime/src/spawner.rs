@@ -7,9 +7,12 @@
 //! single-threaded and keeps a fixed number of single-threaded workers (forks of itself) alive;
 //! each worker takes requests from the shared socket, runs libcontainer (`build` + `start`, or
 //! the tenant builder for an exec), sends the new pid back on a per-request socket and puts itself
-//! back in order for the next request. The container's init is cloned as a child of
-//! libcontainer's short-lived intermediate process: when that exits the init is re-parented to
-//! the daemon (a child subreaper), whose reaper thread sees its exit.
+//! back in order for the next request. The workers are the daemon's children (cloned with
+//! `CLONE_PARENT`), and libcontainer clones a container's init (or exec'd process) from the
+//! worker as its sibling: a child of the daemon from the start, whose exit the daemon's reaper
+//! thread sees. (With a user or time namespace, libcontainer's intermediate process is still
+//! used; the init is cloned as its child and re-parented to the daemon, a child subreaper, when
+//! it exits.)
 //!
 //! Requests travel as JSON on a `SOCK_SEQPACKET` socket pair, each with the reply socket attached
 //! (`SCM_RIGHTS`), so any number of daemon threads can wait for their own reply.
@@ -17,7 +20,7 @@
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{IoSlice, IoSliceMut};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
@@ -25,6 +28,7 @@ use libcontainer::container::builder::ContainerBuilder;
 use libcontainer::syscall::syscall::SyscallType;
 use libcontainer::workload::default::DefaultExecutor;
 use libcontainer::workload::{Executor, ExecutorError, ExecutorValidationError};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{self, SigHandler, SigSet, SigmaskHow, Signal};
 use nix::sys::socket::{
     recvmsg, send, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag,
@@ -206,6 +210,8 @@ fn serve(ctl: OwnedFd, log_filter: String, workers: usize) -> ! {
     // (pdeathsig) and must not die first, or the daemon would see its fork server gone.
     ignore_stop_signals();
     let _ = nix::unistd::setsid();
+    // Named apart from the daemon (ps, perf, tests); `pkill ctrd` still matches.
+    let _ = nix::sys::prctl::set_name(c"ctrd-forkserver");
     // pathrs (libcontainer's safe path library) caches one private procfs mount per process and
     // creates it on first use. Creating it here, once, lets every worker and the container
     // processes they fork inherit it, instead of each new intermediate process mounting its own
@@ -219,45 +225,127 @@ fn serve(ctl: OwnedFd, log_filter: String, workers: usize) -> ! {
     // cache is inherited by every worker and every process they fork.
     #[cfg(target_arch = "x86_64")]
     let _ = std::arch::is_x86_feature_detected!("avx2");
-    // Workers live for many requests, so a container's init must not stay their child: it is
-    // cloned as the child of libcontainer's short-lived intermediate process and re-parented to
-    // the daemon (a child subreaper) as soon as that exits, as before.
+    // Workers live for many requests, so a container's init must not be their child: the
+    // workers are the daemon's children (cloned with `CLONE_PARENT`, below), and libcontainer
+    // clones each init from the worker as its sibling — a child of the daemon from the start,
+    // whose exit the daemon's reaper sees. No intermediate process when the spec has no user or
+    // time namespace (vendor/libcontainer/PATCHES.md). With one, the init is cloned as the child
+    // of libcontainer's short-lived intermediate process and re-parented to the daemon (a child
+    // subreaper) as soon as that exits.
+    libcontainer::process::clone_init_directly(true);
     libcontainer::process::clone_init_as_intermediate_child(true);
     // Keep `workers` workers alive; each serves requests from the shared socket until it has
-    // served its share (then it is replaced: bounded memory growth) or the daemon is gone.
-    let mut live = 0usize;
+    // served its share (then it is replaced: bounded memory growth) or the daemon is gone. They
+    // are not this server's children, so it watches them through pidfds.
+    let mut live: Vec<(OwnedFd, std::time::Instant)> = Vec::with_capacity(workers);
     let mut crashes = 0u32;
     loop {
-        while live < workers {
-            // SAFETY: this server is single-threaded.
-            match unsafe { fork() } {
-                Ok(ForkResult::Child) => resident_worker(&ctl, &log_filter),
-                Ok(ForkResult::Parent { .. }) => live += 1,
+        while live.len() < workers {
+            match clone_worker() {
+                Ok(None) => resident_worker(&ctl, &log_filter),
+                Ok(Some(pidfd)) => live.push((pidfd, std::time::Instant::now())),
                 Err(_) => {
                     std::thread::sleep(std::time::Duration::from_millis(100));
                     break;
                 }
             }
         }
-        match nix::sys::wait::waitpid(None::<Pid>, None) {
-            Ok(nix::sys::wait::WaitStatus::Exited(_, WORKER_DAEMON_GONE)) => exit_now(0),
-            Ok(nix::sys::wait::WaitStatus::Exited(_, WORKER_RECYCLED)) => {
-                live = live.saturating_sub(1);
-                crashes = 0;
+        // The daemon's end of the request socket closing (POLLHUP, always reported) ends the
+        // server; a worker's pidfd becoming readable means it has ended.
+        let mut polled: Vec<PollFd> = live
+            .iter()
+            .map(|(pidfd, _)| PollFd::new(pidfd.as_fd(), PollFlags::POLLIN))
+            .collect();
+        polled.push(PollFd::new(ctl.as_fd(), PollFlags::empty()));
+        match poll(&mut polled, PollTimeout::NONE) {
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                continue;
             }
-            Ok(nix::sys::wait::WaitStatus::Exited(..) | nix::sys::wait::WaitStatus::Signaled(..)) => {
-                live = live.saturating_sub(1);
-                // A worker that keeps dying must not turn this loop into a fork bomb.
-                crashes = crashes.saturating_add(1);
-                std::thread::sleep(std::time::Duration::from_millis(10 * u64::from(crashes.min(50))));
-            }
-            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
-            Err(_) => live = 0,
         }
+        let ended = |p: &PollFd| p.revents().is_some_and(|r| !r.is_empty());
+        if polled.last().is_some_and(ended) {
+            exit_now(0);
+        }
+        let gone: Vec<bool> = polled[..live.len()].iter().map(ended).collect();
+        drop(polled);
+        let mut index = 0;
+        live.retain(|(_, born)| {
+            let keep = !gone[index];
+            index += 1;
+            if !keep {
+                if born.elapsed() < WORKER_MIN_LIFE {
+                    // A worker that keeps dying must not turn this loop into a fork bomb.
+                    crashes = crashes.saturating_add(1);
+                    std::thread::sleep(std::time::Duration::from_millis(10 * u64::from(crashes.min(50))));
+                } else {
+                    crashes = 0;
+                }
+            }
+            keep
+        });
     }
 }
 
-/// A worker's exit status when the daemon closed the request socket: the server ends too.
+/// A worker that ends sooner than this after its start counts as a crash (the server slows its
+/// replacement down). Workers are not this server's children, so it cannot see their exit
+/// status; a recycled worker has served [`REQUESTS_PER_WORKER`] requests and lived longer.
+const WORKER_MIN_LIFE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Clones a worker as a sibling of this server (`CLONE_PARENT`: a child of the daemon), with a
+/// pidfd to watch it by. Returns `None` in the worker, `Some(pidfd)` in the server. The worker's
+/// exit signal is this server's own (`SIGCHLD`, it was forked), so the daemon's reaper reaps it.
+/// A raw `clone3` (glibc has no wrapper; libcontainer clones the same way): this server is
+/// single-threaded, so no lock can be held in the copy.
+fn clone_worker() -> nix::Result<Option<OwnedFd>> {
+    #[repr(C)]
+    struct CloneArgs {
+        flags: u64,
+        pidfd: u64,
+        child_tid: u64,
+        parent_tid: u64,
+        exit_signal: u64,
+        stack: u64,
+        stack_size: u64,
+        tls: u64,
+        set_tid: u64,
+        set_tid_size: u64,
+        cgroup: u64,
+    }
+    let mut pidfd: RawFd = -1;
+    let mut args = CloneArgs {
+        flags: (libc::CLONE_PARENT | libc::CLONE_PIDFD) as u64,
+        pidfd: std::ptr::addr_of_mut!(pidfd) as u64,
+        child_tid: 0,
+        parent_tid: 0,
+        exit_signal: 0,
+        stack: 0,
+        stack_size: 0,
+        tls: 0,
+        set_tid: 0,
+        set_tid_size: 0,
+        cgroup: 0,
+    };
+    // SAFETY: clone3 without a new stack behaves like fork (the child continues on a copy of
+    // this stack); the process is single-threaded.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            std::ptr::addr_of_mut!(args),
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    match ret {
+        -1 => Err(nix::errno::Errno::last()),
+        0 => Ok(None),
+        // SAFETY: CLONE_PIDFD stored a new fd, owned by nobody else. It is close-on-exec.
+        _ => Ok(Some(unsafe { OwnedFd::from_raw_fd(pidfd) })),
+    }
+}
+
+/// A worker's exit status when the daemon closed the request socket.
 const WORKER_DAEMON_GONE: i32 = 0;
 /// A worker's exit status after serving [`REQUESTS_PER_WORKER`] requests: it is replaced.
 const WORKER_RECYCLED: i32 = 3;
@@ -274,9 +362,11 @@ const REQUESTS_PER_WORKER: usize = 500;
 /// first request is closed), children (any not reaped is reaped), and libcgroups' snapshot of
 /// the cgroup mounts (taken again for each request).
 fn resident_worker(ctl: &OwnedFd, log_filter: &str) -> ! {
+    let _ = nix::sys::prctl::set_name(c"ctrd-worker");
     let _log = worker_logging(log_filter);
     let home = File::open(".").ok();
     let baseline = open_fds();
+    let namespaces = own_namespaces();
     let mut buf = vec![0u8; MAX_MSG];
     for _ in 0..REQUESTS_PER_WORKER {
         let (n, mut fds) = match recv_with_fds(ctl.as_raw_fd(), &mut buf) {
@@ -316,8 +406,21 @@ fn resident_worker(ctl: &OwnedFd, log_filter: &str) -> ! {
         answer_with_fd(&reply, &out, fd.as_ref());
         drop(fd);
         drop(reply);
+        if own_namespaces() != namespaces {
+            // A request joined a container's pid or network namespace (for its init's clone, for
+            // its loopback) and could not return: this worker would start the next container in
+            // the wrong one. A fresh worker replaces it.
+            tracing::error!("a fork-server worker could not return to its own namespaces; replacing it");
+            break;
+        }
     }
     exit_now(WORKER_RECYCLED)
+}
+
+/// The namespaces a request may make a worker join and leave again: the one its children are
+/// created in (`setns(CLONE_NEWPID)` for an exec's init) and its network namespace.
+fn own_namespaces() -> [Option<PathBuf>; 2] {
+    ["/proc/self/ns/pid_for_children", "/proc/self/ns/net"].map(|p| std::fs::read_link(p).ok())
 }
 
 /// The server, and a worker between requests, ignore the signals `pkill ctrd` sends (and

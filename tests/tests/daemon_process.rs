@@ -341,16 +341,19 @@ fn signal_dispositions_and_fork_server_sigterm() {
         .to_owned();
     assert_eq!(ign, "0000000000000000", "the container ignores signals: {ign}");
 
-    // The fork server: the daemon's child that is not a container init.
-    let children = std::fs::read_to_string(format!("/proc/{}/task/{}/children", d.pid(), d.pid())).unwrap_or_default();
-    let server = children
-        .split_whitespace()
-        .filter_map(|p| p.parse::<i32>().ok())
-        .find(|p| *p as i64 != pid)
-        .expect("the fork server is a child of the daemon");
-    unsafe { libc::kill(server, libc::SIGTERM) };
+    // The fork server and its workers (idle between requests): the daemon's children.
+    let servers = children_named(d.pid(), "ctrd-forkserver");
+    assert_eq!(servers.len(), 1, "the fork server is a child of the daemon");
+    let workers = children_named(d.pid(), "ctrd-worker");
+    assert!(!workers.is_empty(), "the workers are children of the daemon");
+    for p in servers.iter().chain(&workers) {
+        unsafe { libc::kill(*p, libc::SIGTERM) };
+    }
     std::thread::sleep(std::time::Duration::from_millis(300));
-    assert!(pid_alive(server), "the fork server died of SIGTERM");
+    assert!(pid_alive(servers[0]), "the fork server died of SIGTERM");
+    for w in &workers {
+        assert!(pid_alive(*w), "an idle worker died of SIGTERM");
+    }
     let id2 = unique_id("sigign2");
     let r = d.post(&format!("/containers/{id2}"), Some(json!({ "bundlePath": b.dir })));
     assert_eq!(
@@ -366,11 +369,21 @@ fn children_of(pid: i32) -> Vec<i32> {
         .collect()
 }
 
+/// The children of `pid` whose command name is `comm`.
+fn children_named(pid: i32, comm: &str) -> Vec<i32> {
+    children_of(pid)
+        .into_iter()
+        .filter(|c| read_or_empty(format!("/proc/{c}/comm")).trim() == comm)
+        .collect()
+}
+
 /// The fork server keeps one long-lived worker per `--concurrency` slot. A worker serves many
 /// creates and execs, and each one leaves it as it found it: same file descriptors, same network
 /// namespace (a create brings the container's `lo` up from inside its netns), same working
-/// directory, no child left behind; and the containers' inits are the daemon's children, not the
-/// worker's.
+/// directory, no child left behind. The workers, and the containers' inits and exec'd processes
+/// they clone, are the daemon's children (the exits reach its reaper), and a container without a
+/// user namespace costs no other process (no intermediate process is left, none is reaped by a
+/// worker).
 #[test]
 fn fork_server_workers_are_reused_and_left_clean() {
     if skip_unless_root() {
@@ -383,15 +396,21 @@ fn fork_server_workers_are_reused_and_left_clean() {
     d.create_ok(&warm, &b);
     d.force_delete(&warm);
 
-    let servers = children_of(d.pid());
-    assert_eq!(servers.len(), 1, "daemon children: {servers:?}");
+    let servers = children_named(d.pid(), "ctrd-forkserver");
+    assert_eq!(servers.len(), 1, "daemon children: {:?}", children_of(d.pid()));
     let server = servers[0];
-    let workers = children_of(server);
-    assert_eq!(workers.len(), 2, "one worker per slot: {workers:?}");
+    assert!(
+        children_of(server).is_empty(),
+        "the fork server has children: {:?}",
+        children_of(server)
+    );
+    let workers = children_named(d.pid(), "ctrd-worker");
+    assert_eq!(workers.len(), 2, "one worker per slot: {:?}", children_of(d.pid()));
     let snapshot = |w: i32| {
         (
             fd_count(w),
             ns_link(w, "net"),
+            ns_link(w, "pid_for_children"),
             std::fs::read_link(format!("/proc/{w}/cwd")).ok(),
         )
     };
@@ -414,18 +433,39 @@ fn fork_server_workers_are_reused_and_left_clean() {
 
     let ids: Vec<String> = (0..8).map(|i| unique_id(&format!("reuse{i}"))).collect();
     let mut inits = Vec::new();
+    let mut execs = Vec::new();
     for id in &ids {
         let pid = d.create_ok(id, &b);
         inits.push(pid);
         d.exec_ok(id, &["true"]);
+        execs.push(d.exec_ok(id, &["sleep", "1000"]));
     }
-    for pid in &inits {
+    for pid in inits.iter().chain(&execs) {
         let ppid = proc_stat(*pid).map(|s| s.ppid);
-        assert_eq!(ppid, Some(d.pid()), "container init {pid} is not the daemon's child");
+        assert_eq!(ppid, Some(d.pid()), "container process {pid} is not the daemon's child");
     }
-    assert_eq!(children_of(server), workers, "workers were replaced, not reused");
+    for (init, exec) in inits.iter().zip(&execs) {
+        assert_eq!(
+            ns_link(*exec, "pid"),
+            ns_link(*init, "pid"),
+            "exec'd process outside the container's pid namespace"
+        );
+        assert_eq!(
+            read_or_empty(format!("/proc/{exec}/cgroup")),
+            read_or_empty(format!("/proc/{init}/cgroup")),
+            "exec'd process outside the container's cgroups"
+        );
+    }
+    assert_eq!(
+        children_named(d.pid(), "ctrd-worker"),
+        workers,
+        "workers were replaced, not reused"
+    );
     let after: Vec<_> = workers.iter().map(|w| settled(*w)).collect();
-    assert_eq!(after, before, "a worker kept state from its requests (fds, netns, cwd)");
+    assert_eq!(
+        after, before,
+        "a worker kept state from its requests (fds, netns, pid namespace for children, cwd)"
+    );
     for w in &workers {
         assert!(zombie_children(*w).is_empty(), "worker {w} left zombies");
         assert!(

@@ -52,25 +52,6 @@ pub fn container_intermediate_process(
     let spec = &args.spec;
     let linux = spec.linux().as_ref().ok_or(MissingSpecError::Linux)?;
     let namespaces = Namespaces::try_from(linux.namespaces().as_ref())?;
-    let rootless = rootless_required(command.as_ref()).unwrap_or(false);
-    let cgroup_manager = libcgroups::common::create_cgroup_manager(args.cgroup_config.to_owned())
-        .map_err(|e| IntermediateProcessError::Cgroup(e.to_string()))?
-        .with_rootless(rootless);
-
-    let current_pid = Pid::this();
-    // setting CPU affinity for tenant container before cgroup move
-    if matches!(args.container_type, ContainerType::TenantContainer { .. }) {
-        if let Some(exec_cpu_affinity) = spec
-            .process()
-            .as_ref()
-            .and_then(|p| p.exec_cpu_affinity().as_ref())
-        {
-            if let Some(initial) = exec_cpu_affinity.initial() {
-                cpu_affinity::set_cpuset_affinity_from_string(current_pid, initial)?;
-            }
-        }
-    }
-    let _ = cpu_affinity::log_cpu_affinity();
 
     // this needs to be done before we create the init process, so that the init
     // process will already be captured by the cgroup. It also needs to be done
@@ -82,24 +63,7 @@ pub fn container_intermediate_process(
     // In addition this needs to be done before we enter the cgroup namespace as
     // the cgroup of the process will form the root of the cgroup hierarchy in
     // the cgroup namespace.
-    apply_cgroups(
-        &cgroup_manager,
-        linux.resources().as_ref(),
-        matches!(args.container_type, ContainerType::InitContainer),
-    )?;
-
-    // setting CPU affinity for tenant container after cgroup move
-    if matches!(args.container_type, ContainerType::TenantContainer { .. }) {
-        if let Some(exec_cpu_affinity) = spec
-            .process()
-            .as_ref()
-            .and_then(|p| p.exec_cpu_affinity().as_ref())
-        {
-            if let Some(cpu_affinity_final) = exec_cpu_affinity.cpu_affinity_final() {
-                cpu_affinity::set_cpuset_affinity_from_string(current_pid, cpu_affinity_final)?;
-            }
-        }
-    }
+    join_cgroups(args)?;
 
     // if new user is specified in specification, this will be true and new
     // namespace will be created, check
@@ -122,16 +86,7 @@ pub fn container_intermediate_process(
         command.set_id(Uid::from_raw(0), Gid::from_raw(0))?;
     }
 
-    // set limits and namespaces to the process
-    let proc = spec.process().as_ref().ok_or(MissingSpecError::Process)?;
-    if let Some(rlimits) = proc.rlimits() {
-        for rlimit in rlimits {
-            command.set_rlimit(rlimit).map_err(|err| {
-                tracing::error!(?err, ?rlimit, "failed to set rlimit");
-                err
-            })?;
-        }
-    }
+    set_rlimits(args)?;
 
     if let Some(time_namespace) = namespaces.get(LinuxNamespaceType::Time)? {
         namespaces.unshare_or_setns(time_namespace)?;
@@ -175,28 +130,7 @@ pub fn container_intermediate_process(
                 );
                 return -1;
             }
-            match init_process::container_init_process(args, init_main_sender, init_receiver) {
-                Ok(_) => 0,
-                Err(e) => {
-                    tracing::error!("failed to initialize container process: {e}");
-                    if let Err(err) = init_main_sender.exec_failed(e.to_string()) {
-                        tracing::error!(?err, "failed sending error to main sender");
-                    }
-                    if let ContainerType::TenantContainer { exec_notify_fd } = args.container_type {
-                        let buf = format!("{e}");
-                        let exec_notify_fd =
-                            unsafe { std::os::fd::OwnedFd::from_raw_fd(exec_notify_fd) };
-                        if let Err(err) = write(&exec_notify_fd, buf.as_bytes()) {
-                            tracing::error!(?err, "failed to write to exec notify fd");
-                        }
-
-                        // After sending the error through the exec_notify_fd,
-                        // we need to explicitly close the pipe.
-                        drop(exec_notify_fd);
-                    }
-                    -1
-                }
-            }
+            run_init(args, init_main_sender, init_receiver)
         })
     };
 
@@ -255,6 +189,111 @@ pub fn container_intermediate_process(
     })?;
 
     Ok(())
+}
+
+/// Moves the calling process into the container's cgroups (and, for the container's first
+/// process, applies the spec's resources), with the spec's CPU affinity around the move for a
+/// tenant process. Runs in the intermediate process, or (ctrd patch, see
+/// `fork::clone_init_directly`) in the init itself before it creates its namespaces.
+pub(crate) fn join_cgroups(args: &ContainerArgs) -> Result<()> {
+    let command = args.syscall.create_syscall();
+    let spec = &args.spec;
+    let linux = spec.linux().as_ref().ok_or(MissingSpecError::Linux)?;
+    let rootless = rootless_required(command.as_ref()).unwrap_or(false);
+    let cgroup_manager = libcgroups::common::create_cgroup_manager(args.cgroup_config.to_owned())
+        .map_err(|e| IntermediateProcessError::Cgroup(e.to_string()))?
+        .with_rootless(rootless);
+
+    let current_pid = Pid::this();
+    // setting CPU affinity for tenant container before cgroup move
+    if matches!(args.container_type, ContainerType::TenantContainer { .. }) {
+        if let Some(exec_cpu_affinity) = spec
+            .process()
+            .as_ref()
+            .and_then(|p| p.exec_cpu_affinity().as_ref())
+        {
+            if let Some(initial) = exec_cpu_affinity.initial() {
+                cpu_affinity::set_cpuset_affinity_from_string(current_pid, initial)?;
+            }
+        }
+    }
+    let _ = cpu_affinity::log_cpu_affinity();
+
+    apply_cgroups(
+        &cgroup_manager,
+        linux.resources().as_ref(),
+        matches!(args.container_type, ContainerType::InitContainer),
+    )?;
+
+    // setting CPU affinity for tenant container after cgroup move
+    if matches!(args.container_type, ContainerType::TenantContainer { .. }) {
+        if let Some(exec_cpu_affinity) = spec
+            .process()
+            .as_ref()
+            .and_then(|p| p.exec_cpu_affinity().as_ref())
+        {
+            if let Some(cpu_affinity_final) = exec_cpu_affinity.cpu_affinity_final() {
+                cpu_affinity::set_cpuset_affinity_from_string(current_pid, cpu_affinity_final)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Sets the spec's rlimits on the calling process (inherited by the init it clones).
+pub(crate) fn set_rlimits(args: &ContainerArgs) -> Result<()> {
+    let command = args.syscall.create_syscall();
+    let proc = args
+        .spec
+        .process()
+        .as_ref()
+        .ok_or(MissingSpecError::Process)?;
+    if let Some(rlimits) = proc.rlimits() {
+        for rlimit in rlimits {
+            command.set_rlimit(rlimit).map_err(|err| {
+                tracing::error!(?err, ?rlimit, "failed to set rlimit");
+                err
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// The container's init after its set-up by its parent: runs it, and reports a failure to the
+/// main process (and, for a tenant process, on its exec notify pipe). Returns the exit code.
+pub(crate) fn run_init(
+    args: &ContainerArgs,
+    init_main_sender: &mut channel::MainSender,
+    init_receiver: &mut channel::InitReceiver,
+) -> i32 {
+    match init_process::container_init_process(args, init_main_sender, init_receiver) {
+        Ok(_) => 0,
+        Err(e) => report_init_failure(args, init_main_sender, &e.to_string()),
+    }
+}
+
+/// Reports an init failure to the main process (and, for a tenant process, on its exec notify
+/// pipe). Returns the init's exit code.
+pub(crate) fn report_init_failure(
+    args: &ContainerArgs,
+    init_main_sender: &mut channel::MainSender,
+    e: &str,
+) -> i32 {
+    tracing::error!("failed to initialize container process: {e}");
+    if let Err(err) = init_main_sender.exec_failed(e.to_string()) {
+        tracing::error!(?err, "failed sending error to main sender");
+    }
+    if let ContainerType::TenantContainer { exec_notify_fd } = args.container_type {
+        let exec_notify_fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(exec_notify_fd) };
+        if let Err(err) = write(&exec_notify_fd, e.as_bytes()) {
+            tracing::error!(?err, "failed to write to exec notify fd");
+        }
+
+        // After sending the error through the exec_notify_fd,
+        // we need to explicitly close the pipe.
+        drop(exec_notify_fd);
+    }
+    -1
 }
 
 fn setup_userns(

@@ -34,6 +34,12 @@ pub enum ProcessError {
     IntelRdt(#[from] crate::process::intel_rdt::IntelRdtError),
     #[error("failed to create intermediate process")]
     IntermediateProcessFailed(#[source] fork::CloneError),
+    #[error("failed to create init process")]
+    InitProcessFailed(#[source] fork::CloneError),
+    #[error("failed to enter the pid namespace {0}")]
+    EnterPidNamespace(String),
+    #[error("failed to return to this process's own pid namespace")]
+    RestorePidNamespace(#[source] nix::Error),
     #[error("failed seccomp listener")]
     #[cfg(feature = "libseccomp")]
     SeccompListener(#[from] crate::process::seccomp_listener::SeccompListenerError),
@@ -60,49 +66,29 @@ pub fn container_main_process(container_args: &ContainerArgs) -> Result<Pid> {
     let mut inter_chan = channel::intermediate_channel()?;
     let mut init_chan = channel::init_channel()?;
 
-    let cb: CloneCb = {
-        Box::new(|| {
-            if let Err(ret) = prctl::set_name("youki:[1:INTER]") {
-                tracing::error!(?ret, "failed to set name for child process");
-                return ret;
-            }
-
-            match container_intermediate_process::container_intermediate_process(
+    // ctrd patch: see `fork::clone_init_directly`.
+    let direct = fork::init_directly() && init_can_be_cloned_directly(container_args);
+    let (intermediate_pid, direct_init_pid) = if direct {
+        let pid = clone_init_directly(
+            container_args,
+            &mut inter_chan,
+            &mut init_chan,
+            &mut intermediate_main_sender,
+            &mut init_main_sender,
+        )?;
+        (None, Some(pid))
+    } else {
+        (
+            Some(clone_intermediate(
                 container_args,
                 &mut inter_chan,
                 &mut init_chan,
                 &mut intermediate_main_sender,
                 &mut init_main_sender,
-            ) {
-                Ok(_) => 0,
-                Err(err) => {
-                    tracing::error!("failed to run intermediate process {}", err);
-                    match intermediate_main_sender.send_error(err.to_string()) {
-                        Ok(_) => {}
-                        Err(e) => {
-                            tracing::error!(
-                                "error in sending intermediate error message {} to main: {}",
-                                err,
-                                e
-                            )
-                        }
-                    }
-                    -1
-                }
-            }
-        })
+            )?),
+            None,
+        )
     };
-
-    let container_clone_fn = if container_args.as_sibling {
-        fork::container_clone_sibling
-    } else {
-        fork::container_clone
-    };
-
-    let intermediate_pid = container_clone_fn(cb).map_err(|err| {
-        tracing::error!("failed to fork intermediate process: {}", err);
-        ProcessError::IntermediateProcessFailed(err)
-    })?;
 
     // Close down unused fds. The corresponding fds are duplicated to the
     // child process during clone.
@@ -118,40 +104,44 @@ pub fn container_main_process(container_args: &ContainerArgs) -> Result<Pid> {
     let (mut inter_sender, inter_receiver) = inter_chan;
     let (mut init_sender, init_receiver) = init_chan;
 
-    // If creating a container with new user namespace, the intermediate process will ask
-    // the main process to set up uid and gid mapping, once the intermediate
-    // process enters into a new user namespace.
-    if let Some(config) = &container_args.user_ns_config {
-        intermediate_main_receiver.wait_for_mapping_request()?;
-        setup_mapping(config, intermediate_pid)?;
-        inter_sender.mapping_written()?;
-    }
+    if let Some(intermediate_pid) = intermediate_pid {
+        // If creating a container with new user namespace, the intermediate process will ask
+        // the main process to set up uid and gid mapping, once the intermediate
+        // process enters into a new user namespace.
+        if let Some(config) = &container_args.user_ns_config {
+            intermediate_main_receiver.wait_for_mapping_request()?;
+            setup_mapping(config, intermediate_pid)?;
+            inter_sender.mapping_written()?;
+        }
 
-    // If creating a container with time namespace and offsets are specified,
-    // the intermediate process will ask the main process to write the time offsets.
-    container_args
-        .spec
-        .linux()
-        .as_ref()
-        .and_then(build_timens_offsets)
-        .map(|time_offsets| -> Result<()> {
-            // This must be done from the parent process since CAP_SYS_TIME is required.
-            intermediate_main_receiver.wait_for_time_offset_request()?;
-            tracing::debug!("write time offsets for pid {intermediate_pid:?}: '{time_offsets}'");
-            std::fs::write(
-                format!("/proc/{intermediate_pid}/timens_offsets"),
-                &time_offsets,
-            )
-            .map_err(|err| {
-                tracing::error!(
-                    "failed to write timens_offsets for pid {intermediate_pid:?}: {err}"
+        // If creating a container with time namespace and offsets are specified,
+        // the intermediate process will ask the main process to write the time offsets.
+        container_args
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(build_timens_offsets)
+            .map(|time_offsets| -> Result<()> {
+                // This must be done from the parent process since CAP_SYS_TIME is required.
+                intermediate_main_receiver.wait_for_time_offset_request()?;
+                tracing::debug!(
+                    "write time offsets for pid {intermediate_pid:?}: '{time_offsets}'"
                 );
-                ProcessError::SyscallOther(SyscallError::IO(err))
-            })?;
-            inter_sender.time_offsets_written()?;
-            Ok(())
-        })
-        .transpose()?;
+                std::fs::write(
+                    format!("/proc/{intermediate_pid}/timens_offsets"),
+                    &time_offsets,
+                )
+                .map_err(|err| {
+                    tracing::error!(
+                        "failed to write timens_offsets for pid {intermediate_pid:?}: {err}"
+                    );
+                    ProcessError::SyscallOther(SyscallError::IO(err))
+                })?;
+                inter_sender.time_offsets_written()?;
+                Ok(())
+            })
+            .transpose()?;
+    }
 
     // At this point, we don't need to send any message to intermediate process anymore,
     // so we want to close this sender at the earliest point.
@@ -162,8 +152,10 @@ pub fn container_main_process(container_args: &ContainerArgs) -> Result<Pid> {
 
     // The intermediate process will send the init pid once it forks the init
     // process.  The intermediate process should exit after this point.
-    let init_pid = intermediate_main_receiver.wait_for_intermediate_ready()?;
-
+    let init_pid = match direct_init_pid {
+        Some(pid) => pid,
+        None => intermediate_main_receiver.wait_for_intermediate_ready()?,
+    };
     // if file to write the pid to is specified, write pid of the child
     if let Some(pid_file) = &container_args.pid_file {
         if let Err(err) = fs::write(pid_file, format!("{init_pid}")) {
@@ -292,24 +284,174 @@ pub fn container_main_process(container_args: &ContainerArgs) -> Result<Pid> {
     // process is exit and reaped. By this point, the intermediate process
     // should already exited successfully. If intermediate process errors out,
     // the `init_ready` will not be sent.
-    match waitpid(intermediate_pid, None) {
-        Ok(WaitStatus::Exited(_, 0)) => (),
-        Ok(WaitStatus::Exited(_, s)) => {
-            tracing::warn!("intermediate process failed with exit status: {s}");
-        }
-        Ok(WaitStatus::Signaled(_, sig, _)) => {
-            tracing::warn!("intermediate process killed with signal: {sig}")
-        }
-        Ok(_) => (),
-        Err(nix::errno::Errno::ECHILD) => {
-            // This is safe because intermediate_process and main_process check if the process is
-            // finished by piping instead of exit code.
-            tracing::warn!("intermediate process already reaped");
-        }
-        Err(err) => return Err(ProcessError::WaitIntermediateProcess(err)),
-    };
+    if let Some(intermediate_pid) = intermediate_pid {
+        match waitpid(intermediate_pid, None) {
+            Ok(WaitStatus::Exited(_, 0)) => (),
+            Ok(WaitStatus::Exited(_, s)) => {
+                tracing::warn!("intermediate process failed with exit status: {s}");
+            }
+            Ok(WaitStatus::Signaled(_, sig, _)) => {
+                tracing::warn!("intermediate process killed with signal: {sig}")
+            }
+            Ok(_) => (),
+            Err(nix::errno::Errno::ECHILD) => {
+                // This is safe because intermediate_process and main_process check if the process is
+                // finished by piping instead of exit code.
+                tracing::warn!("intermediate process already reaped");
+            }
+            Err(err) => return Err(ProcessError::WaitIntermediateProcess(err)),
+        };
+    }
 
     Ok(init_pid)
+}
+
+fn clone_intermediate(
+    container_args: &ContainerArgs,
+    inter_chan: &mut (channel::IntermediateSender, channel::IntermediateReceiver),
+    init_chan: &mut (channel::InitSender, channel::InitReceiver),
+    intermediate_main_sender: &mut channel::MainSender,
+    init_main_sender: &mut channel::MainSender,
+) -> Result<Pid> {
+    let cb: CloneCb = {
+        Box::new(|| {
+            if let Err(ret) = prctl::set_name("youki:[1:INTER]") {
+                tracing::error!(?ret, "failed to set name for child process");
+                return ret;
+            }
+
+            match container_intermediate_process::container_intermediate_process(
+                container_args,
+                &mut *inter_chan,
+                &mut *init_chan,
+                &mut *intermediate_main_sender,
+                &mut *init_main_sender,
+            ) {
+                Ok(_) => 0,
+                Err(err) => {
+                    tracing::error!("failed to run intermediate process {}", err);
+                    match intermediate_main_sender.send_error(err.to_string()) {
+                        Ok(_) => {}
+                        Err(e) => {
+                            tracing::error!(
+                                "error in sending intermediate error message {} to main: {}",
+                                err,
+                                e
+                            )
+                        }
+                    }
+                    -1
+                }
+            }
+        })
+    };
+
+    let container_clone_fn = if container_args.as_sibling {
+        fork::container_clone_sibling
+    } else {
+        fork::container_clone
+    };
+
+    let intermediate_pid = container_clone_fn(cb).map_err(|err| {
+        tracing::error!("failed to fork intermediate process: {}", err);
+        ProcessError::IntermediateProcessFailed(err)
+    })?;
+    Ok(intermediate_pid)
+}
+
+/// ctrd patch: whether the init can be cloned without an intermediate process (see
+/// `fork::clone_init_directly`): no user namespace and no time namespace to set up or join.
+fn init_can_be_cloned_directly(args: &ContainerArgs) -> bool {
+    args.user_ns_config.is_none()
+        && args.spec.linux().as_ref().is_some_and(|linux| {
+            linux.namespaces().as_ref().is_none_or(|namespaces| {
+                namespaces.iter().all(|ns| {
+                    !matches!(
+                        ns.typ(),
+                        LinuxNamespaceType::User | LinuxNamespaceType::Time
+                    )
+                })
+            })
+        })
+}
+
+/// ctrd patch (see `fork::clone_init_directly`): clones the container's init from this process
+/// as a sibling, in a new pid namespace or the spec's existing one. The init joins its cgroups
+/// and sets its rlimits first (what the intermediate process would have done before cloning it),
+/// then runs as usual.
+fn clone_init_directly(
+    container_args: &ContainerArgs,
+    inter_chan: &mut (channel::IntermediateSender, channel::IntermediateReceiver),
+    init_chan: &mut (channel::InitSender, channel::InitReceiver),
+    intermediate_main_sender: &mut channel::MainSender,
+    init_main_sender: &mut channel::MainSender,
+) -> Result<Pid> {
+    let (init_sender, init_receiver) = init_chan;
+    let inter_sender = &mut inter_chan.0;
+    let cb: CloneCb = Box::new(|| {
+        if let Err(ret) = prctl::set_name("youki:[2:INIT]") {
+            tracing::error!(?ret, "failed to set name for child process");
+            return ret;
+        }
+        // This process holds copies of all of the main process's channel ends: the senders
+        // towards it must go, or it would never see the main process's end.
+        if let Err(err) = init_sender
+            .close()
+            .and_then(|()| inter_sender.close())
+            .and_then(|()| intermediate_main_sender.close())
+        {
+            tracing::error!(?err, "failed to close unused senders in init process");
+            return -1;
+        }
+        if let Err(err) = container_intermediate_process::join_cgroups(container_args)
+            .and_then(|()| container_intermediate_process::set_rlimits(container_args))
+        {
+            return container_intermediate_process::report_init_failure(
+                container_args,
+                init_main_sender,
+                &err.to_string(),
+            );
+        }
+        container_intermediate_process::run_init(container_args, init_main_sender, init_receiver)
+    });
+
+    let pid_namespace = container_args
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|linux| linux.namespaces().as_ref())
+        .and_then(|namespaces| {
+            namespaces
+                .iter()
+                .find(|ns| ns.typ() == LinuxNamespaceType::Pid)
+        });
+    let cloned = match pid_namespace {
+        None => fork::container_clone_sibling(cb),
+        Some(ns) => match ns.path() {
+            None => fork::container_clone_sibling_in_new_pid_ns(cb),
+            Some(path) => {
+                // setns(CLONE_NEWPID) only changes the namespace of this process's future
+                // children: join the container's for the clone, then return to our own.
+                let own = File::open("/proc/self/ns/pid").map_err(|err| {
+                    ProcessError::EnterPidNamespace(format!("/proc/self/ns/pid: {err}"))
+                })?;
+                let theirs = File::open(path).map_err(|err| {
+                    ProcessError::EnterPidNamespace(format!("{}: {err}", path.display()))
+                })?;
+                nix::sched::setns(&theirs, nix::sched::CloneFlags::CLONE_NEWPID).map_err(
+                    |err| ProcessError::EnterPidNamespace(format!("{}: {err}", path.display())),
+                )?;
+                let cloned = fork::container_clone_sibling(cb);
+                nix::sched::setns(&own, nix::sched::CloneFlags::CLONE_NEWPID)
+                    .map_err(ProcessError::RestorePidNamespace)?;
+                cloned
+            }
+        },
+    };
+    cloned.map_err(|err| {
+        tracing::error!("failed to clone init process: {}", err);
+        ProcessError::InitProcessFailed(err)
+    })
 }
 
 fn setup_mapping(config: &UserNamespaceConfig, pid: Pid) -> Result<()> {

@@ -9,6 +9,8 @@ pub mod cpu_affinity;
 mod fork;
 // ctrd patch: see `fork::clone_init_as_intermediate_child`.
 pub use fork::clone_init_as_intermediate_child;
+// ctrd patch: see `fork::clone_init_directly`.
+pub use fork::clone_init_directly;
 pub mod init;
 pub mod intel_rdt;
 pub mod memory_policy;
