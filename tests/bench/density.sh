@@ -37,18 +37,27 @@ trap cleanup EXIT
 for _ in $(seq 100); do [ -S "$work/ctrd.sock" ] && break; sleep 0.1; done
 
 pss_kib() { awk '/^Pss:/ {print $2}' "/proc/$daemon/smaps_rollup"; }
-# PSS of the daemon and of its fork server (no process per container exists besides its own).
-spawner=$(pgrep -P "$daemon" -f ctrd | head -n1 || true)
+# PSS of the daemon, of its fork server and of its workers (one per --concurrency slot, the
+# daemon's children too): no process per container exists besides its own.
+spawner=$(pgrep -P "$daemon" -x ctrd-forkserver | head -n1 || true)
+workers_pss_kib() {
+  local w t=0
+  for w in $(pgrep -P "$daemon" -x ctrd-worker); do
+    t=$((t + $(awk '/^Pss:/ {print $2}' "/proc/$w/smaps_rollup" 2>/dev/null || echo 0)))
+  done
+  echo "$t"
+}
 report() {
-  local n=$1 pss sp
+  local n=$1 pss sp wk
   pss=$(pss_kib)
+  wk=$(workers_pss_kib)
   sp=$([ -n "$spawner" ] && awk '/^Pss:/ {print $2}' "/proc/$spawner/smaps_rollup" || echo 0)
   local t0 t1
   t0=$(date +%s.%N); curl -sf --unix-socket "$work/ctrd.sock" http://localhost/state -o /dev/null; t1=$(date +%s.%N)
   local procs
   procs=$(ps -e -o ppid= | awk -v d="$daemon" '$1==d' | wc -l)
-  printf '%6d running: daemon PSS %8d KiB, fork server PSS %6d KiB, GET /state %.3f s, daemon children %d\n' \
-    "$n" "$pss" "$sp" "$(echo "$t1 - $t0" | bc)" "$procs" >&2
+  printf '%6d running: daemon PSS %8d KiB, fork server PSS %6d KiB, workers PSS %6d KiB, GET /state %.3f s, daemon children %d\n' \
+    "$n" "$pss" "$sp" "$wk" "$(echo "$t1 - $t0" | bc)" "$procs" >&2
   echo "$n $pss"
 }
 declare -A pss
