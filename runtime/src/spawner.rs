@@ -242,7 +242,11 @@ fn serve(ctl: OwnedFd, log_filter: String, workers: usize) -> ! {
     loop {
         while live.len() < workers {
             match clone_worker() {
-                Ok(None) => resident_worker(&ctl, &log_filter),
+                Ok(None) => {
+                    // The other workers' pidfds are the server's business, not this worker's.
+                    live.clear();
+                    resident_worker(&ctl, &log_filter)
+                }
                 Ok(Some(pidfd)) => live.push((pidfd, std::time::Instant::now())),
                 Err(_) => {
                     std::thread::sleep(std::time::Duration::from_millis(100));
