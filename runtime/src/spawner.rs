@@ -206,8 +206,9 @@ fn recv_with_fds(sock: RawFd, buf: &mut [u8]) -> nix::Result<(usize, Vec<OwnedFd
 fn serve(ctl: OwnedFd, log_filter: String, workers: usize) -> ! {
     // The server must not outlive the daemon.
     let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
-    // `killall ctrd` / `pkill ctrd` also reach this process (same name): it ends with the daemon
-    // (pdeathsig) and must not die first, or the daemon would see its fork server gone.
+    // `pkill ctrd` also reaches this process and its workers (their names contain "ctrd"): it
+    // ends with the daemon (pdeathsig) and must not die first, or the daemon would see its fork
+    // server gone.
     ignore_stop_signals();
     let _ = nix::unistd::setsid();
     // Named apart from the daemon (ps, perf, tests); `pkill ctrd` still matches.
