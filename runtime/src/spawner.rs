@@ -165,19 +165,29 @@ impl Spawner {
     }
 }
 
-/// libcontainer reports a program the client named that cannot be run like any other failure:
-/// those are the client's mistakes (400), the rest are faults (500).
+/// libcontainer reports a program the client named that cannot be run, or a resource value of
+/// the spec that the kernel refuses, like any other failure: those are the client's mistakes
+/// (400), the rest are faults (500).
 fn classify(message: String) -> Error {
     let client = [
         "not found in $PATH",
         "does not have correct permissions",
         "PATH environment variable is not set",
     ];
-    if client.iter().any(|m| message.contains(m)) {
+    if client.iter().any(|m| message.contains(m)) || kernel_refused_a_resource_value(&message) {
         Error::invalid(message)
     } else {
         Error::internal(message)
     }
+}
+
+/// libcgroups writes the spec's resource values verbatim into the container's new cgroup
+/// (`failed to write VALUE to PATH: ...`); the kernel answers EINVAL or ERANGE for a value it
+/// does not accept (a CPU this machine does not have in `cpuset.cpus`, a malformed weight).
+fn kernel_refused_a_resource_value(message: &str) -> bool {
+    message.contains("cgroup error")
+        && message.contains("failed to write")
+        && ["(os error 22)", "(os error 34)"].iter().any(|e| message.contains(e))
 }
 
 /// Receives one message and the fds attached to it (retrying on EINTR).
@@ -737,6 +747,32 @@ impl Executor for SeccompExecutor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorKind;
+
+    /// A spec's resource value the kernel refuses is the client's mistake; other failures of the
+    /// same writes are not.
+    #[test]
+    fn resource_values_the_kernel_refuses_are_client_errors() {
+        let refused = "creating container c: failed to create container: exec process failed with error error in \
+                       executing process : cgroup error: io error: failed to write 7 to \
+                       /sys/fs/cgroup/cpuset/ctrd/c/cpuset.cpus: Numerical result out of range (os error 34)";
+        assert_eq!(classify(refused.to_owned()).kind(), ErrorKind::InvalidArgument);
+        let einval = "cgroup error: io error: failed to write x to /sys/fs/cgroup/cpu/ctrd/c/cpu.shares: \
+                      Invalid argument (os error 22)";
+        assert_eq!(classify(einval.to_owned()).kind(), ErrorKind::InvalidArgument);
+        // The same write failing for another reason (the cgroup vanished, no memory) is ours.
+        let enoent = "cgroup error: io error: failed to write 7 to /sys/fs/cgroup/cpuset/ctrd/c/cpuset.cpus: \
+                      No such file or directory (os error 2)";
+        assert_eq!(classify(enoent.to_owned()).kind(), ErrorKind::Internal);
+        assert_eq!(
+            classify("clone3: Invalid argument (os error 22)".to_owned()).kind(),
+            ErrorKind::Internal
+        );
+        assert_eq!(
+            classify("sh: not found in $PATH".to_owned()).kind(),
+            ErrorKind::InvalidArgument
+        );
+    }
 
     /// `close_fds_except` closes the gaps below and between kept descriptors as well as
     /// everything above them. Runs in a forked child: it closes descriptors the test harness

@@ -113,6 +113,24 @@ fn bad_create_requests() {
         "bundle without rootfs",
     );
 
+    // A resource value the kernel refuses (a CPU this machine does not have): the container's
+    // cgroup is created before the kernel can say no; it must be gone again.
+    let mut badcpu = d.bundle("badcpu", &["true"]);
+    badcpu.edit_write(|c| {
+        c["linux"]["resources"]["cpu"] = json!({ "cpus": "4095" });
+    });
+    let r = create_json_fails(
+        &d,
+        &unique_id("badcpu"),
+        json!({ "bundlePath": badcpu.dir }),
+        400,
+        "cpuset.cpus naming a CPU this machine does not have",
+    );
+    assert!(
+        r.error().contains("cpuset.cpus"),
+        "the error names the refused file: {r:?}"
+    );
+
     // Bad ids.
     let body = serde_json::to_vec(&json!({ "bundlePath": good.dir })).unwrap();
     let long65 = "a".repeat(65);
