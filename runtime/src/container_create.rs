@@ -170,7 +170,7 @@ impl Runtime {
         let start_time = crate::reaper::start_time(pid).unwrap_or(0);
 
         let mut inner = self.lock();
-        let exited = Runtime::claim(&mut inner, pid, Owner::Init(id.to_owned()), since);
+        let exited = self.claim(&mut inner, pid, Owner::Init(id.to_owned()), since);
         let mut rec = ContainerRecord {
             id: id.to_owned(),
             bundle_path: opts.bundle.clone(),

@@ -104,7 +104,7 @@ impl Runtime {
         let start_time = crate::reaper::start_time(pid).unwrap_or(0);
 
         let mut inner = self.lock();
-        let exited = Runtime::claim(&mut inner, pid, Owner::Exec(id.to_owned()), since);
+        let exited = self.claim(&mut inner, pid, Owner::Exec(id.to_owned()), since);
         if let Some(master) = pty {
             // Even an already exited process's pty still holds its output for an attach.
             let exited_at = exited.map(|_| Instant::now());

@@ -11,7 +11,7 @@ use tokio::sync::broadcast;
 
 use crate::error::{Error, Result};
 use crate::events::Event;
-use crate::reaper::{self, ExitSink, PidfdWatcher};
+use crate::reaper::{self, ExitSink, PidfdWatcher, Reaper};
 use crate::seccomp::CompiledSeccomp;
 use crate::spawner::Spawner;
 use crate::store::{ContainerRecord, Status};
@@ -80,14 +80,17 @@ pub struct Runtime {
     /// Woken on every exit, for async waiters.
     exits: tokio::sync::Notify,
     watcher: PidfdWatcher,
+    reaper: Reaper,
     events: broadcast::Sender<Event>,
     criu: std::sync::OnceLock<crate::checkpoint::CriuState>,
 }
 
 impl Runtime {
     /// Sets up the state directories, re-adopts the containers of a previous run, and starts
-    /// the reaper. `spawner` must have been started while the process was single-threaded.
+    /// the reaper. `spawner` must have been started while the process was single-threaded, and
+    /// this must be called while it still is (the reaper blocks SIGCHLD for every thread).
     pub fn new(cfg: Config, spawner: Spawner) -> Result<Arc<Runtime>> {
+        let reaper = Reaper::new()?;
         for dir in [&cfg.state_dir, &cfg.root_dir] {
             std::fs::create_dir_all(dir).map_err(|e| Error::internal(format!("creating {dir:?}: {e}")))?;
             // Checkpoints, imported archives and logs are root's: others may traverse (a
@@ -117,13 +120,14 @@ impl Runtime {
             exited: Condvar::new(),
             exits: tokio::sync::Notify::new(),
             watcher,
+            reaper,
             events,
             criu: std::sync::OnceLock::new(),
         });
         let _ = slot.set(Arc::downgrade(&rt));
         crate::checkpoint::clean_criu_roots(&rt.cfg.state_dir);
         rt.adopt_existing();
-        reaper::start_reaper(sink)?;
+        rt.reaper.start(sink)?;
         // CRIU is asked for its version through the reaper, like every child.
         let criu = crate::checkpoint::CriuState::probe(rt.cfg.criu_path.as_deref(), rt.as_ref());
         let _ = rt.criu.set(criu);
@@ -148,6 +152,7 @@ impl Runtime {
             return status;
         }
         inner.owners.insert(pid, Owner::Helper);
+        self.reaper.watch(pid);
         loop {
             if let Some(status) = inner.helper_exits.remove(&pid) {
                 return status;
@@ -248,14 +253,16 @@ impl Runtime {
         rec.save(&self.container_dir(&rec.id))
     }
 
-    /// Registers a new pid's owner, unless its exit was already seen (returns that status).
-    pub(crate) fn claim(inner: &mut Inner, pid: i32, owner: Owner, since: Instant) -> Option<Option<i32>> {
+    /// Registers a new child's owner, unless its exit was already seen (returns that status),
+    /// and has the reaper watch it.
+    pub(crate) fn claim(&self, inner: &mut Inner, pid: i32, owner: Owner, since: Instant) -> Option<Option<i32>> {
         if let Some((status, at)) = inner.unclaimed.remove(&pid) {
             if at >= since {
                 return Some(status);
             }
         }
         inner.owners.insert(pid, owner);
+        self.reaper.watch(pid);
         None
     }
 

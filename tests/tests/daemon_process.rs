@@ -478,3 +478,61 @@ fn fork_server_workers_are_reused_and_left_clean() {
         d.force_delete(id);
     }
 }
+
+/// The reaper watches the children it knows through pidfds; a child it does not know (here an
+/// orphan of a container without a pid namespace, re-parented to the daemon, a child subreaper)
+/// is still reaped: by the pid its SIGCHLD names, or by the sweep that follows SIGCHLDs (they
+/// coalesce). Many of them exiting at once must leave no zombie behind either.
+#[test]
+fn orphans_reparented_to_the_daemon_are_reaped() {
+    if skip_unless_root() {
+        return;
+    }
+    let d = Daemon::start();
+    // 20 orphans: each subshell starts a short sleep in the background and exits at once.
+    let mut b = d.bundle(
+        "orphans",
+        &[
+            "sh",
+            "-c",
+            "for i in $(seq 20); do (sleep 0.3 &); done; exec sleep 1000",
+        ],
+    );
+    b.edit_write(|c| {
+        let ns = c["linux"]["namespaces"].as_array_mut().expect("namespaces");
+        ns.retain(|n| n["type"] != "pid");
+    });
+    let id = unique_id("orphans");
+    let init = d.create_ok(&id, &b);
+    // The orphans are the daemon's children while they sleep ...
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut seen = 0;
+    while std::time::Instant::now() < deadline && seen == 0 {
+        seen = children_of(d.pid())
+            .into_iter()
+            .filter(|p| read_or_empty(format!("/proc/{p}/comm")).trim() == "sleep" && *p != init)
+            .count();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(seen > 0, "no orphan was re-parented to the daemon");
+    // ... and none is left, not even as a zombie, shortly after they exit.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let orphans: Vec<i32> = children_of(d.pid())
+            .into_iter()
+            .filter(|p| read_or_empty(format!("/proc/{p}/comm")).trim() == "sleep" && *p != init)
+            .collect();
+        let zombies = zombie_children(d.pid());
+        if orphans.is_empty() && zombies.is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "orphans {orphans:?} / zombies {zombies:?} of the daemon not reaped"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // The container itself still works as usual: its exit is seen.
+    d.force_delete(&id);
+    d.assert_no_trace(&id);
+}
