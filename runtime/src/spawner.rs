@@ -4,7 +4,7 @@
 //! whole process around its notify socket. From a multi-threaded process that deadlocks (a lock
 //! held by another thread at clone time stays locked in the child) and races on the cwd. So the
 //! daemon forks this server at start-up, while it still has a single thread. The server stays
-//! single-threaded and keeps a fixed number of single-threaded workers (forks of itself) alive;
+//! single-threaded and keeps a fixed number of single-threaded workers (copies of itself) alive;
 //! each worker takes requests from the shared socket, runs libcontainer (`build` + `start`, or
 //! the tenant builder for an exec), sends the new pid back on a per-request socket and puts itself
 //! back in order for the next request. The workers are the daemon's children (cloned with
@@ -360,7 +360,8 @@ fn clone_worker() -> nix::Result<Option<OwnedFd>> {
     }
 }
 
-/// A worker's exit status when the daemon closed the request socket.
+/// A worker's exit status when the daemon closed the request socket. (The exit statuses only
+/// reach the daemon's reaper, as exits nobody claims; the server watches pidfds, not statuses.)
 const WORKER_DAEMON_GONE: i32 = 0;
 /// A worker's exit status after serving [`REQUESTS_PER_WORKER`] requests: it is replaced.
 const WORKER_RECYCLED: i32 = 3;
@@ -539,7 +540,7 @@ fn exit_now(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
-/// Runs one request in a fresh single-threaded worker.
+/// Runs one request in this (single-threaded) worker.
 fn worker(req: Request) -> (Reply, Option<OwnedFd>) {
     // Workers (and the containers they start) must not inherit the server's signal setup.
     for sig in [
