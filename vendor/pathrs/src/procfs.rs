@@ -78,7 +78,7 @@ use std::{
 
 use once_cell::sync::{Lazy, OnceCell as OnceLock};
 use rustix::{
-    fs::{self as rustix_fs, Access, AtFlags},
+    fs::{self as rustix_fs, Access, AtFlags, StatxFlags},
     mount::{FsMountFlags, FsOpenFlags, MountAttrFlags, OpenTreeFlags},
 };
 
@@ -341,6 +341,9 @@ impl ProcfsHandleBuilder {
         // MSRV(1.70): Use std::sync::OnceLock.
         static CACHED_PROCFS_HANDLE: OnceLock<OwnedFd> = OnceLock::new();
         static CACHED_HANDLE_IS_BAD: OnceLock<()> = OnceLock::new();
+        // ctrd patch: the unique mount id (STATX_MNT_ID_UNIQUE, Linux 6.8+) of
+        // the cached handle, recorded once it passed the full verification.
+        static CACHED_PROCFS_MNT_ID: OnceLock<u64> = OnceLock::new();
 
         // Helper to make the lower conditional a bit easier to read.
         fn is_cached_handle_bad() -> bool {
@@ -351,6 +354,24 @@ impl ProcfsHandleBuilder {
         if self.is_cache_friendly() && !is_cached_handle_bad() {
             // If there is already a cached filesystem available, use that.
             if let Some(fd) = CACHED_PROCFS_HANDLE.get() {
+                // ctrd patch: the full verification below costs 9 syscalls
+                // and runs for every procfs access (~30 per container start).
+                // What it guards against for the cached handle is the fd
+                // being closed or dup2'd over; a unique mount id (never
+                // recycled) plus the procfs root inode number identify the
+                // very mount that was verified when it was cached, in one
+                // statx. Kernels without unique mount ids take the full path.
+                if let Some(&mnt_id) = CACHED_PROCFS_MNT_ID.get() {
+                    if unique_mnt_id(fd.as_fd(), true) == Some(mnt_id) {
+                        return Ok(ProcfsHandleRef {
+                            inner: MaybeOwnedFd::BorrowedFd(fd.as_fd()),
+                            mnt_id: Some(mnt_id),
+                            is_subset: true,
+                            is_detached: true,
+                            resolver: ProcfsResolver::default(),
+                        });
+                    }
+                }
                 if let Ok(procfs) = ProcfsHandle::try_from_borrowed_fd(fd.as_fd()) {
                     debug_assert!(
                         procfs.is_subset && procfs.is_detached,
@@ -401,8 +422,16 @@ impl ProcfsHandleBuilder {
                 };
                 // Do not return an error here -- it should be impossible for
                 // this validation to fail after we get here.
-                Ok(ProcfsHandle::try_from_maybe_owned_fd(cached_inner)
-                    .expect("cached procfs handle should be valid"))
+                let procfs = ProcfsHandle::try_from_maybe_owned_fd(cached_inner)
+                    .expect("cached procfs handle should be valid");
+                // ctrd patch: remember the verified handle's unique mount id
+                // (see the fast path above).
+                if let Some(mnt_id) = unique_mnt_id(procfs.as_fd(), false) {
+                    if procfs.mnt_id == Some(mnt_id) {
+                        let _ = CACHED_PROCFS_MNT_ID.set(mnt_id);
+                    }
+                }
+                Ok(procfs)
             }
             procfs => Ok(procfs),
         }
@@ -970,6 +999,17 @@ impl ProcfsHandle {
     pub fn try_from_fd<Fd: Into<OwnedFd>>(inner: Fd) -> Result<Self, Error> {
         Self::try_from_maybe_owned_fd(inner.into().into())
     }
+}
+
+/// ctrd patch: the unique mount id of `fd` (`None` if the kernel has no
+/// `STATX_MNT_ID_UNIQUE`), and with `require_root` only if `fd` is the root
+/// directory of a procfs mount.
+fn unique_mnt_id(fd: BorrowedFd<'_>, require_root: bool) -> Option<u64> {
+    const STATX_MNT_ID_UNIQUE: StatxFlags = StatxFlags::from_bits_retain(0x4000);
+    let stx = syscalls::statx(fd, "", StatxFlags::INO | StatxFlags::MNT_ID | STATX_MNT_ID_UNIQUE).ok()?;
+    let unique = StatxFlags::from_bits_retain(stx.stx_mask).contains(STATX_MNT_ID_UNIQUE);
+    let root = stx.stx_ino == ProcfsHandle::PROC_ROOT_INO;
+    (unique && (root || !require_root)).then_some(stx.stx_mnt_id)
 }
 
 pub(crate) fn verify_is_procfs(fd: impl AsFd) -> Result<(), Error> {
