@@ -1,4 +1,6 @@
-use std::path::Path;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::LinuxDeviceCgroup;
 
@@ -14,9 +16,13 @@ impl Controller for Devices {
     fn apply(controller_opt: &ControllerOpt, cgroup_root: &Path) -> Result<(), Self::Error> {
         tracing::debug!("Apply Devices cgroup config");
 
+        // ctrd patch: one open file per list for all the rules (a start used
+        // to open and close devices.allow a dozen times); each rule is still
+        // its own write, which the kernel parses on its own.
+        let mut files = RuleFiles::new(cgroup_root);
         if let Some(devices) = controller_opt.resources.devices().as_ref() {
             for d in devices {
-                Self::apply_device(d, cgroup_root)?;
+                files.write(d)?;
             }
         }
 
@@ -26,7 +32,7 @@ impl Controller for Devices {
         ]
         .concat()
         {
-            Self::apply_device(&d, cgroup_root)?;
+            files.write(&d)?;
         }
 
         Ok(())
@@ -38,7 +44,50 @@ impl Controller for Devices {
     }
 }
 
+/// ctrd patch: `devices.allow` and `devices.deny`, each opened on first use.
+struct RuleFiles {
+    allow: (PathBuf, Option<File>),
+    deny: (PathBuf, Option<File>),
+}
+
+impl RuleFiles {
+    fn new(cgroup_root: &Path) -> Self {
+        Self {
+            allow: (cgroup_root.join("devices.allow"), None),
+            deny: (cgroup_root.join("devices.deny"), None),
+        }
+    }
+
+    fn write(&mut self, device: &LinuxDeviceCgroup) -> Result<(), WrappedIoError> {
+        let (path, file) = if device.allow() {
+            &mut self.allow
+        } else {
+            &mut self.deny
+        };
+        let file = match file {
+            Some(file) => file,
+            None => file.insert(
+                OpenOptions::new()
+                    .write(true)
+                    .open(&*path)
+                    .map_err(|err| WrappedIoError::Open {
+                        err,
+                        path: path.clone(),
+                    })?,
+            ),
+        };
+        let rule = device.to_string();
+        file.write_all(rule.as_bytes())
+            .map_err(|err| WrappedIoError::Write {
+                err,
+                path: path.clone(),
+                data: rule,
+            })
+    }
+}
+
 impl Devices {
+    #[cfg_attr(not(test), allow(dead_code))] // ctrd patch: only the tests call it now
     fn apply_device(device: &LinuxDeviceCgroup, cgroup_root: &Path) -> Result<(), WrappedIoError> {
         let path = if device.allow() {
             cgroup_root.join("devices.allow")
