@@ -486,7 +486,8 @@ impl Mount {
             data: vec![],
             rec_attr: None,
         };
-        self.mount_into_container(&bound, options.root, &config, options.label)
+        // The directory comes from the kernel's mountinfo and cgroup files: already canonical.
+        self.mount_into_container_from(&bound, options.root, &config, options.label, true)
             .map_err(|err| {
                 tracing::error!("failed to bind {subsystem_name} cgroup directory: {err}");
                 err
@@ -659,6 +660,19 @@ impl Mount {
         mount_option_config: &MountOptionConfig,
         label: Option<&str>,
     ) -> Result<()> {
+        self.mount_into_container_from(m, rootfs, mount_option_config, label, false)
+    }
+
+    /// ctrd patch: `canonical_source` skips canonicalizing a bind mount's source (one
+    /// `readlink` per path component) when the caller built it from kernel-provided paths.
+    fn mount_into_container_from(
+        &self,
+        m: &SpecMount,
+        rootfs: &Path,
+        mount_option_config: &MountOptionConfig,
+        label: Option<&str>,
+        canonical_source: bool,
+    ) -> Result<()> {
         let typ = m.typ().as_deref();
         let mut data_options = mount_option_config.data.clone();
 
@@ -678,10 +692,14 @@ impl Mount {
         let source = m.source().as_ref().ok_or(MountError::NoSource)?;
         let dir_perm = Permissions::from_mode(0o755);
         let src = if is_bind(m) {
-            let src = canonicalize(source).map_err(|err| {
-                tracing::error!("failed to canonicalize {:?}: {}", source, err);
-                err
-            })?;
+            let src = if canonical_source {
+                source.clone()
+            } else {
+                canonicalize(source).map_err(|err| {
+                    tracing::error!("failed to canonicalize {:?}: {}", source, err);
+                    err
+                })?
+            };
 
             if src.is_dir() {
                 root.mkdir_all(container_dest, &dir_perm)?;
