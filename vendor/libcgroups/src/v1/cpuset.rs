@@ -84,6 +84,13 @@ impl CpuSet {
         cgroup_path: &Path,
         interface_file: &str,
     ) -> Result<(), V1CpuSetControllerError> {
+        // ctrd patch: a cpuset's value is a subset of its parent's, so a non-empty leaf (the
+        // usual case: ctrd sets `cgroup.clone_children` on its parent cgroup and the kernel
+        // copies the parent's values into a new child) means every ancestor is non-empty too.
+        let leaf = cgroup_path.join(interface_file);
+        if fs::read_to_string(&leaf).is_ok_and(|value| !value.trim().is_empty()) {
+            return Ok(());
+        }
         let mut current = util::get_subsystem_mount_point(&ControllerType::CpuSet)?;
         let relative_cgroup_path = cgroup_path.strip_prefix(&current).map_err(|err| {
             V1CpuSetControllerError::BadCgroupPath {
