@@ -18,7 +18,7 @@
 //! through pidfds by [`PidfdWatcher`] (their exit status is unknown, reported as `None`).
 
 use std::collections::HashMap;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -93,13 +93,12 @@ impl Reaper {
     /// already reaped (or never ours) is left to the other paths, which handle every child.
     pub fn watch(&self, pid: i32) {
         let Some(fd) = pidfd_open(pid) else { return };
-        let raw = fd.as_raw_fd();
+        // Locked before the pidfd joins the epoll set, so the reaper cannot handle its event
+        // before the map holds it. The map keeps `fd` open; epoll forgets it when it is closed.
         let mut children = self.children.lock().unwrap_or_else(|p| p.into_inner());
-        // SAFETY: `raw` stays open while the map holds `fd`; epoll forgets it when it is closed.
-        let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(raw) };
         if self
             .epoll
-            .add(borrowed, EpollEvent::new(EpollFlags::EPOLLIN, pid as u64))
+            .add(fd.as_fd(), EpollEvent::new(EpollFlags::EPOLLIN, pid as u64))
             .is_ok()
         {
             children.insert(pid, fd);

@@ -362,7 +362,7 @@ impl ProcfsHandleBuilder {
                 // very mount that was verified when it was cached, in one
                 // statx. Kernels without unique mount ids take the full path.
                 if let Some(&mnt_id) = CACHED_PROCFS_MNT_ID.get() {
-                    if unique_mnt_id(fd.as_fd(), true) == Some(mnt_id) {
+                    if procfs_root_unique_mnt_id(fd.as_fd()) == Some(mnt_id) {
                         return Ok(ProcfsHandleRef {
                             inner: MaybeOwnedFd::BorrowedFd(fd.as_fd()),
                             mnt_id: Some(mnt_id),
@@ -426,7 +426,7 @@ impl ProcfsHandleBuilder {
                     .expect("cached procfs handle should be valid");
                 // ctrd patch: remember the verified handle's unique mount id
                 // (see the fast path above).
-                if let Some(mnt_id) = unique_mnt_id(procfs.as_fd(), false) {
+                if let Some(mnt_id) = procfs_root_unique_mnt_id(procfs.as_fd()) {
                     if procfs.mnt_id == Some(mnt_id) {
                         let _ = CACHED_PROCFS_MNT_ID.set(mnt_id);
                     }
@@ -1001,15 +1001,13 @@ impl ProcfsHandle {
     }
 }
 
-/// ctrd patch: the unique mount id of `fd` (`None` if the kernel has no
-/// `STATX_MNT_ID_UNIQUE`), and with `require_root` only if `fd` is the root
-/// directory of a procfs mount.
-fn unique_mnt_id(fd: BorrowedFd<'_>, require_root: bool) -> Option<u64> {
+/// ctrd patch: the unique mount id of `fd` if it is the root directory of a procfs
+/// mount (its inode number) and the kernel has `STATX_MNT_ID_UNIQUE`; `None` otherwise.
+fn procfs_root_unique_mnt_id(fd: BorrowedFd<'_>) -> Option<u64> {
     const STATX_MNT_ID_UNIQUE: StatxFlags = StatxFlags::from_bits_retain(0x4000);
     let stx = syscalls::statx(fd, "", StatxFlags::INO | StatxFlags::MNT_ID | STATX_MNT_ID_UNIQUE).ok()?;
     let unique = StatxFlags::from_bits_retain(stx.stx_mask).contains(STATX_MNT_ID_UNIQUE);
-    let root = stx.stx_ino == ProcfsHandle::PROC_ROOT_INO;
-    (unique && (root || !require_root)).then_some(stx.stx_mnt_id)
+    (unique && stx.stx_ino == ProcfsHandle::PROC_ROOT_INO).then_some(stx.stx_mnt_id)
 }
 
 pub(crate) fn verify_is_procfs(fd: impl AsFd) -> Result<(), Error> {
